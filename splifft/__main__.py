@@ -1,0 +1,3 @@
+from splifft.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""`load`: from an identifier (or manifest file) to a ready separator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from splifft_core.config import InferenceConfig, Precision
+from splifft_core.errors import ConfigError, ManifestError, PluginError
+from splifft_core.manifest import Manifest
+from splifft_core.plugins import PluginHost, get_host
+from splifft_core.registry import ManifestEntry, resolve_manifest
+
+if TYPE_CHECKING:
+    from splifft_core.hub import Notify
+    from splifft_core.models import ArchitectureSpec
+    from splifft_core.separator import Separator
+
+
+def architecture_for(manifest: Manifest, host: PluginHost | None = None) -> ArchitectureSpec:
+    """The installed spec for a manifest, or an error saying which distribution to install."""
+    host = host or get_host()
+    specs = host.architectures()
+    if manifest.architecture in specs:
+        return specs[manifest.architecture]
+    dist = manifest.plugin or f"a plugin providing {manifest.architecture!r}"
+    install = f"`pip install {manifest.plugin}`" if manifest.plugin else "install " + dist
+    raise PluginError(
+        f"model {manifest.identifier!r} needs architecture {manifest.architecture!r}, which no "
+        f"installed plugin provides: {install}"
+    )
+
+
+def inference_config(manifest: Manifest, **overrides: Any) -> InferenceConfig:
+    """The manifest's defaults with the non-`None` overrides applied."""
+    values: dict[str, Any] = manifest.inference.model_dump()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return InferenceConfig(**values, derived_stems=manifest.derived_stems)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{manifest.identifier}: invalid inference setting {loc}: {first['msg']}"
+        ) from None
+
+
+def check_manifest_against_params(manifest: Manifest, params: Any) -> None:
+    declared = {
+        "stems": list(manifest.stems),
+        "sample_rate": manifest.sample_rate,
+        "channels": manifest.channels,
+    }
+    actual = {
+        "stems": list(params.output_stem_names),
+        "sample_rate": int(params.sample_rate),
+        "channels": int(params.audio_channels),
+    }
+    for key, value in declared.items():
+        if actual[key] != value:
+            raise ManifestError(
+                f"model {manifest.identifier!r}: manifest says {key} = {value}, its params give "
+                f"{actual[key]}"
+            )
+
+
+def load(
+    model: str | Path,
+    *,
+    device: str | None = "auto",
+    stems: Sequence[str] | None = None,
+    chunk_size: int | None = None,
+    overlap_ratio: float | None = None,
+    batch_size: int | None = None,
+    window_shape: str | None = None,
+    padding_mode: str | None = None,
+    normalize: bool | None = None,
+    precision: Precision | None = None,
+    host: PluginHost | None = None,
+    notify: Notify | None = None,
+) -> Separator:
+    """A separator for a registry identifier or a manifest JSON file.
+
+    Weights are fetched (or found in the cache) and verified against the manifest's sha256.
+    Keyword arguments override the manifest's inference defaults.
+    """
+    entry: ManifestEntry = resolve_manifest(model, host)
+    manifest = entry.manifest
+    spec = architecture_for(manifest, host)
+    try:
+        params = spec.parse_params(manifest.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ManifestError(
+            f"model {manifest.identifier!r}: invalid params for {spec.name!r}: {loc}: {first['msg']}"
+        ) from None
+    check_manifest_against_params(manifest, params)
+    config = inference_config(
+        manifest,
+        chunk_size=chunk_size,
+        overlap_ratio=overlap_ratio,
+        batch_size=batch_size,
+        window_shape=window_shape,
+        padding_mode=padding_mode,
+        normalize=normalize,
+        precision=precision,
+    )
+    from splifft_core import hub
+    from splifft_core.separator import Separator
+
+    weights = hub.fetch_weights(manifest, entry.base_dir, notify or hub._stderr)
+    return Separator.from_spec(
+        spec,
+        params,
+        weights or None,
+        inference=config,
+        device=device,
+        stems=stems,
+        identifier=manifest.identifier,
+    )

@@ -1,0 +1,47 @@
+"""Errors the user sees as one line: what (file, model, plugin) and what is wrong."""
+
+from __future__ import annotations
+
+
+class SplifftError(Exception):
+    """Base of every error splifft reports to a user; its message is one line."""
+
+
+class AudioError(SplifftError):
+    """Unreadable, empty or malformed audio, or audio the model cannot take."""
+
+
+class OutputError(SplifftError):
+    """An output cannot be written (unwritable folder, would overwrite an input, …)."""
+
+
+class ModelNotFoundError(SplifftError):
+    """No manifest defines this identifier."""
+
+
+class ManifestError(SplifftError):
+    """A manifest is invalid or conflicts with another."""
+
+
+class PluginError(SplifftError):
+    """A plugin failed to load or register, or a needed plugin is missing."""
+
+
+class CheckpointError(SplifftError):
+    """A checkpoint cannot be read or does not fit the model."""
+
+
+class DigestMismatchError(CheckpointError):
+    """A file's sha256 differs from the manifest's."""
+
+
+class DownloadError(SplifftError):
+    """A resource could not be fetched (offline miss, 404, interrupted transfer)."""
+
+
+class MsstConfigError(SplifftError):
+    """A Music-Source-Separation-Training config has keys we cannot map."""
+
+
+class ConfigError(SplifftError):
+    """Inference settings are inconsistent (e.g. overlap ≥ 1, unknown stem)."""

@@ -1,0 +1,208 @@
+"""The manifest: what a model is, where its weights live and what it expects.
+
+The JSON Schema in `registry/manifest.schema.json` is generated from these models
+(`python -m splifft_core.manifest > registry/manifest.schema.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from splifft_core.types import OverlapRatio, PaddingMode, WindowShape
+
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*$"
+"""`{architecture}-{first_author}-{unique_name}`: lowercase, underscores inside a part."""
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+def check_file_name(name: str) -> str:
+    """A bare file name: no separators, no `..`, not absolute, no control characters."""
+    if (
+        not name
+        or name in {".", ".."}
+        or "/" in name
+        or "\\" in name
+        or name.startswith("~")
+        or re.search(r"[\x00-\x1f]", name)
+        or re.match(r"^[A-Za-z]:", name)
+    ):
+        raise ValueError(f"file name {name!r} must be a plain name without path separators")
+    return name
+
+
+def check_subfolder(path: str) -> str:
+    """A relative POSIX path inside a repository: no `..`, not absolute."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or "\\" in path or any(part in {"..", ""} for part in path.split("/")):
+        raise ValueError(f"subfolder {path!r} must be a relative path without '..'")
+    return path
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HfResource(_Strict):
+    """A file in a Hugging Face Hub repository, fetched with `hf_hub_download`."""
+
+    kind: Literal["hf"] = "hf"
+    repo_id: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+    filename: str
+    subfolder: str | None = None
+    revision: str = "main"
+    """A commit hash pins the file; a branch name follows it."""
+    repo_type: Literal["model", "dataset", "space"] = "model"
+    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    size: int | None = Field(default=None, ge=0)
+
+    @field_validator("filename")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return check_file_name(value)
+
+    @field_validator("subfolder")
+    @classmethod
+    def _relative_subfolder(cls, value: str | None) -> str | None:
+        return None if value is None else check_subfolder(value)
+
+
+class UrlResource(_Strict):
+    """A file at an HTTP(S) URL, downloaded with resume into splifft's cache as `filename`."""
+
+    kind: Literal["url"] = "url"
+    url: str = Field(pattern=r"^https?://")
+    filename: str
+    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    size: int | None = Field(default=None, ge=0)
+
+    @field_validator("filename")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return check_file_name(value)
+
+
+class LocalResource(_Strict):
+    """A file on this machine (user-local manifests only), e.g. a freshly trained checkpoint."""
+
+    kind: Literal["local"] = "local"
+    path: str
+    """Absolute, or relative to the manifest file's folder."""
+    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    size: int | None = Field(default=None, ge=0)
+
+    @property
+    def filename(self) -> str:
+        return PurePosixPath(self.path.replace("\\", "/")).name
+
+
+Resource = Annotated[HfResource | UrlResource | LocalResource, Field(discriminator="kind")]
+
+
+class DerivedStem(_Strict):
+    """A stem computed from others: `sum(plus) - sum(minus)`; `mixture` names the input."""
+
+    plus: list[str] = Field(min_length=1)
+    minus: list[str] = Field(default_factory=list)
+
+
+class InferenceDefaults(_Strict):
+    """Default inference settings; every one can be overridden per run."""
+
+    chunk_size: int | None = Field(default=None, gt=0)
+    """`None`: the model's own `chunk_size`."""
+    overlap_ratio: OverlapRatio = 0.5
+    batch_size: int = Field(default=1, gt=0)
+    window_shape: WindowShape = "hann"
+    fade_size: int | None = Field(default=None, ge=0)
+    """Fade length of the `linear_fade` window; `None`: a tenth of the chunk."""
+    padding_mode: PaddingMode = "reflect"
+    edge_padding: int | None = Field(default=None, ge=0)
+    """Samples padded before the track (and at least as many after); `None`: the overlap."""
+    normalize: bool = False
+    """Normalize the mixture with on-the-fly statistics (mean and std of the mono mix)."""
+
+
+class Links(_Strict):
+    paper: str | None = None
+    source: str | None = None
+    model_page: str | None = None
+
+
+class Manifest(_Strict):
+    """One model of the zoo, keyed by its identifier."""
+
+    schema_version: Literal[1] = 1
+    identifier: str = Field(pattern=IDENTIFIER_PATTERN)
+    architecture: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$")
+    plugin: str | None = None
+    """The distribution that provides `architecture`, e.g. `splifft-plugin-roformer`."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """The architecture's params, validated by its plugin's params model."""
+    stems: list[str] = Field(min_length=1)
+    """The model's output stems, in output order."""
+    sample_rate: int = Field(gt=0)
+    channels: int = Field(gt=0)
+    resources: list[Resource] = Field(default_factory=list)
+    checkpoints: list[str] | None = None
+    """File names of the weight resources, in load order; `None`: every resource."""
+    license: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    links: Links = Field(default_factory=Links)
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Published scores: stem → metric → value (e.g. MVSEP SDR)."""
+    description: str = ""
+    inference: InferenceDefaults = Field(default_factory=InferenceDefaults)
+    derived_stems: dict[str, DerivedStem] = Field(default_factory=dict)
+    overrides: bool = False
+    """A user-local manifest sets this to replace a plugin or built-in one of the same identifier."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Manifest:
+        if not self.identifier.startswith(self.architecture + "-"):
+            raise ValueError(
+                f"identifier {self.identifier!r} must start with its architecture "
+                f"{self.architecture!r} followed by '-'"
+            )
+        names = [r.filename for r in self.resources]
+        if len(set(names)) != len(names):
+            raise ValueError("resource file names must be unique")
+        for name in self.checkpoints or []:
+            if name not in names:
+                raise ValueError(f"checkpoint {name!r} is not one of the resources {names}")
+        clash = set(self.derived_stems) & set(self.stems)
+        if clash:
+            raise ValueError(f"derived stems {sorted(clash)} shadow model stems")
+        known = {*self.stems, "mixture", *self.derived_stems}
+        for name, rule in self.derived_stems.items():
+            for part in [*rule.plus, *rule.minus]:
+                if part not in known or part == name:
+                    raise ValueError(f"derived stem {name!r} uses unknown stem {part!r}")
+        return self
+
+    def weight_resources(self) -> list[HfResource | UrlResource | LocalResource]:
+        if self.checkpoints is None:
+            return list(self.resources)
+        by_name = {r.filename: r for r in self.resources}
+        return [by_name[n] for n in self.checkpoints]
+
+    @property
+    def all_stems(self) -> list[str]:
+        """Model stems followed by derived stems."""
+        return [*self.stems, *self.derived_stems]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "splifft model manifest"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,195 @@
+"""What a plugin registers: the params protocol and the architecture spec.
+
+Nothing here imports torch. Callables that need torch (the model factory, pre- and
+postprocessing, checkpoint key transforms, stem selection) are named by import path
+(`"package.module:attribute"`) and imported only when a model is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from splifft_core.types import (
+    Channels,
+    ChunkSize,
+    FftSize,
+    ModelInputType,
+    ModelOutputStemName,
+    ModelOutputType,
+    ModelType,
+    SampleRate,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import torch
+
+    from splifft_core.types import PostprocessFn, PreprocessFn
+
+Archetype = Literal["waveform", "stft_mask", "stft_spectrogram", "hybrid"]
+"""The core's ready-made pre/postprocessing pairs.
+
+- `waveform`: the network maps `(b, c, t)` to `(b, s, c, t)` (or `(b, s*c, t)`).
+- `stft_mask`: the network gets the mixture STFT `(b, c, f, frames, 2)` and returns a complex mask
+  `(b, s, c, f, frames, 2)`; the core multiplies it with the mixture and takes the ISTFT.
+- `stft_spectrogram`: as `stft_mask`, but the network returns the separated spectrograms.
+- `hybrid`: the network gets `(spectrogram, waveform)` and returns
+  `(spectrogram (b, s, c, f, frames, 2), waveform (b, s, c, t))`; the core sums ISTFT and waveform.
+"""
+
+
+@runtime_checkable
+class ModelParamsLike(Protocol):
+    """What the engine needs to know about any model's hyperparameters."""
+
+    @property
+    def chunk_size(self) -> ChunkSize: ...
+
+    @property
+    def output_stem_names(self) -> tuple[ModelOutputStemName, ...]: ...
+
+    @property
+    def input_type(self) -> ModelInputType: ...
+
+    @property
+    def output_type(self) -> ModelOutputType: ...
+
+    @property
+    def audio_channels(self) -> Channels: ...
+
+    @property
+    def sample_rate(self) -> SampleRate: ...
+
+
+class StftParams(BaseModel):
+    """STFT settings read by the `stft_*` and `hybrid` archetypes (`params.stft`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_fft: FftSize
+    hop_length: int = Field(gt=0)
+    win_length: int | None = Field(default=None, gt=0)
+    window: Literal["hann", "hamming", "rectangular"] = "hann"
+    normalized: bool = False
+    center: bool = True
+
+
+@runtime_checkable
+class StftParamsLike(Protocol):
+    @property
+    def stft(self) -> StftParams: ...
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """One architecture, as a plugin registers it.
+
+    `model_factory` builds the network from validated params; the network is wrapped with the
+    archetype's (or the custom) pre/postprocessing into the chunk model of the model contract.
+    """
+
+    name: ModelType
+    params_model: type[BaseModel]
+    model_factory: str
+    """`"module:callable"`, `(params) -> torch.nn.Module`."""
+    archetype: Archetype | None = "waveform"
+    preprocess: str | None = None
+    """`"module:callable"`, `(params) -> PreprocessFn`; replaces the archetype's preprocessing."""
+    postprocess: str | None = None
+    """`"module:callable"`, `(params) -> PostprocessFn`; replaces the archetype's postprocessing."""
+    checkpoint_transform: str | None = None
+    """`"module:callable"`, `(state_dict, params) -> state_dict`: maps foreign key layouts."""
+    stem_selection: str | None = None
+    """`"module:callable"`, `(network, params, stems) -> (network, stems)`: prunes unneeded heads."""
+    checkpoint_loader: str | None = None
+    """`"module:callable"`, `(network, params, paths) -> None`: loads weights itself.
+
+    For formats the core's loader (`torch.load(weights_only=True)` or safetensors, one file, then
+    `checkpoint_transform` and a strict `load_state_dict`) cannot read, e.g. a bag of models.
+    It must never execute pickled code.
+    """
+    msst_model_types: tuple[str, ...] = ()
+    """Music-Source-Separation-Training `--model_type` names this architecture imports."""
+    msst_import: str | None = None
+    """`"module:callable"`, `(msst_config: dict) -> MsstImport`: maps an MSST yaml onto our params.
+
+    Raises `splifft_core.errors.MsstConfigError` for keys it does not understand.
+    """
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.archetype is None and (self.preprocess is None or self.postprocess is None):
+            raise ValueError(
+                f"architecture {self.name!r}: without an archetype, both preprocess and "
+                "postprocess must be given"
+            )
+        for field_name in (
+            "model_factory",
+            "preprocess",
+            "postprocess",
+            "checkpoint_transform",
+            "stem_selection",
+            "checkpoint_loader",
+            "msst_import",
+        ):
+            value = getattr(self, field_name)
+            if value is not None and (value.count(":") != 1 or value.startswith(":")):
+                raise ValueError(
+                    f"architecture {self.name!r}: {field_name} must be 'module:attribute', "
+                    f"got {value!r}"
+                )
+
+    def parse_params(self, params: Mapping[str, Any]) -> BaseModel:
+        """Validate raw params (e.g. a manifest's) into the architecture's params model."""
+        return self.params_model.model_validate(dict(params))
+
+    def build_model(self, params: BaseModel) -> torch.nn.Module:
+        factory: Callable[[BaseModel], torch.nn.Module] = resolve(self.model_factory)
+        return factory(params)
+
+    def make_preprocess(self, params: BaseModel) -> PreprocessFn | None:
+        if self.preprocess is None:
+            return None
+        make: Callable[[BaseModel], PreprocessFn] = resolve(self.preprocess)
+        return make(params)
+
+    def make_postprocess(self, params: BaseModel) -> PostprocessFn | None:
+        if self.postprocess is None:
+            return None
+        make: Callable[[BaseModel], PostprocessFn] = resolve(self.postprocess)
+        return make(params)
+
+    def transform_checkpoint(
+        self, state_dict: dict[str, torch.Tensor], params: BaseModel
+    ) -> dict[str, torch.Tensor]:
+        if self.checkpoint_transform is None:
+            return state_dict
+        transform: Callable[[dict[str, torch.Tensor], BaseModel], dict[str, torch.Tensor]]
+        transform = resolve(self.checkpoint_transform)
+        return transform(state_dict, params)
+
+    def select_stems(
+        self, network: torch.nn.Module, params: BaseModel, stems: Sequence[str]
+    ) -> tuple[torch.nn.Module, tuple[str, ...]] | None:
+        """Prune `network` to `stems`; `None` when the architecture cannot prune."""
+        if self.stem_selection is None:
+            return None
+        select: Callable[
+            [torch.nn.Module, BaseModel, tuple[str, ...]], tuple[torch.nn.Module, tuple[str, ...]]
+        ] = resolve(self.stem_selection)
+        return select(network, params, tuple(stems))
+
+
+def resolve(path: str) -> Any:
+    """Import `"package.module:attribute"` (dotted attributes allowed after the colon)."""
+    module_name, _, attribute = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,1 @@
+"""Fake plugins registered per test."""

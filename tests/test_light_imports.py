@@ -1,0 +1,55 @@
+"""`import splifft_core`, `splifft --help` and `splifft plugins` never import torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+CHECK = """
+import sys, contextlib, io
+{body}
+assert "torch" not in sys.modules, "torch was imported"
+print("ok")
+"""
+
+
+def run(body: str) -> str:
+    env = dict(os.environ)
+    env.pop("SPLIFFT_DISABLE_PLUGIN_AUTOLOAD", None)  # installed plugins load, as for a user
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK.format(body=body)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_import_core_is_light() -> None:
+    run(
+        "import splifft_core, splifft, splifft_core.types, splifft_core.models, splifft_core.plugins"
+    )
+
+
+def test_help_is_light() -> None:
+    run(
+        "from splifft.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass"
+    )
+
+
+def test_plugins_and_ls_are_light() -> None:
+    run(
+        "from splifft.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['plugins']) == 0\n"
+        "    assert main(['plugins', '--json']) == 0"
+    )
