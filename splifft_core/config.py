@@ -12,6 +12,20 @@ from splifft_core.types import OverlapRatio, PaddingMode, WindowShape
 DEFAULT_FILENAME = "{track}/{stem}.{ext}"
 """Output path template; fields: `track`, `stem`, `ext`, `model`."""
 
+ChunkLayout = Literal["splifft", "msst", "demucs"]
+"""Where chunks go and how edges are handled.
+
+- `splifft`: pad `edge_padding` (default: the overlap) before and at least as much after the track
+  with `padding_mode`, full-size chunks every hop; every window sample counts.
+- `msst`: Music-Source-Separation-Training's `demix`: reflect-pad `chunk - hop` on both sides only
+  when the track is longer than twice that; the last chunk is partial and padded by reflecting
+  itself (zeros when it is not longer than half a chunk); the first chunk has no fade-in and the
+  last no fade-out.
+- `demucs`: `demucs.apply.apply_model(split=True)`: no edge padding; a partial last chunk is
+  centred in a full segment with real neighbouring samples (zeros outside the track) and its
+  output centre-trimmed.
+"""
+
 Precision = Literal["float32", "bfloat16", "float16"]
 """`bfloat16` / `float16` run the model under `torch.autocast`; stitching stays float32."""
 
@@ -19,7 +33,7 @@ Precision = Literal["float32", "bfloat16", "float16"]
 class InferenceConfig(BaseModel):
     """Everything the engine needs besides the model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     chunk_size: int | None = Field(default=None, gt=0)
     overlap_ratio: OverlapRatio = 0.5
@@ -29,6 +43,18 @@ class InferenceConfig(BaseModel):
     padding_mode: PaddingMode = "reflect"
     edge_padding: int | None = Field(default=None, ge=0)
     normalize: bool = False
+    hop_size_override: int | None = Field(default=None, gt=0, alias="hop_size")
+    """An exact hop size (e.g. MSST's `chunk_size // num_overlap`); wins over `overlap_ratio`."""
+    chunk_layout: ChunkLayout = "splifft"
+    window_power: float = Field(default=1.0, gt=0)
+    """The window is raised to this power (demucs' `transition_power`)."""
+    shifts: int = Field(default=0, ge=0)
+    """Random time shifts averaged (demucs' `--shifts`); 0 or 1 without shift_offsets: none."""
+    shift_offsets: tuple[int, ...] | None = None
+    """Exact shift offsets in samples (each in `[0, max_shift]`); overrides `shifts` and the seed."""
+    shift_seed: int | None = None
+    max_shift: float = Field(default=0.5, ge=0)
+    """The largest shift, in seconds."""
     precision: Precision = "float32"
     derived_stems: dict[str, DerivedStem] = Field(default_factory=dict)
 
@@ -49,5 +75,7 @@ class InferenceConfig(BaseModel):
         return cls(**defaults.model_dump(), derived_stems=derived_stems or {})
 
     def hop_size(self, chunk_size: int) -> int:
-        """`chunk_size * (1 - overlap_ratio)`, at least one sample."""
-        return max(1, round(chunk_size * (1.0 - self.overlap_ratio)))
+        """The explicit hop size, else `⌊chunk_size · (1 - overlap_ratio)⌋`, at least one sample."""
+        if self.hop_size_override is not None:
+            return min(self.hop_size_override, chunk_size)
+        return max(1, int(chunk_size * (1.0 - self.overlap_ratio) + 1e-9))

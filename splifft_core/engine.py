@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from splifft_core.config import InferenceConfig
+from splifft_core.config import ChunkLayout, InferenceConfig
 from splifft_core.manifest import DerivedStem
 from splifft_core.types import PaddingMode, WindowShape, WindowTensor
 
@@ -59,18 +59,28 @@ class TensorSource:
         return self.audio[:, start:stop].float()
 
 
-def make_window(shape: WindowShape, size: int, fade_size: int | None = None) -> WindowTensor:
-    """A chunk window of `size` samples, floored at `WINDOW_FLOOR`."""
+def make_window(
+    shape: WindowShape, size: int, fade_size: int | None = None, power: float = 1.0
+) -> WindowTensor:
+    """A chunk window of `size` samples, raised to `power`, floored at `WINDOW_FLOOR`.
+
+    `triangular` is demucs' transition weight `[1 … size/2, size - size/2 … 1] / max`;
+    `linear_fade` is flat with `fade_size` linear ramps from 0 (default: a tenth of the chunk).
+    """
     if shape == "hann":
         window = torch.hann_window(size, periodic=False, dtype=torch.float64)
     elif shape == "hamming":
         window = torch.hamming_window(size, periodic=False, dtype=torch.float64)
     elif shape == "triangular":
-        window = torch.bartlett_window(size, periodic=False, dtype=torch.float64)
+        half = size // 2
+        window = torch.cat([torch.arange(1, half + 1), torch.arange(size - half, 0, -1)]).to(
+            torch.float64
+        )
+        window = window / window.max()
     elif shape == "rectangular":
         window = torch.ones(size, dtype=torch.float64)
     elif shape == "linear_fade":
-        fade = size // 10 if fade_size is None else min(fade_size, size // 2)
+        fade = linear_fade_size(size, fade_size)
         window = torch.ones(size, dtype=torch.float64)
         if fade > 0:
             ramp = torch.linspace(0.0, 1.0, fade, dtype=torch.float64)
@@ -80,39 +90,119 @@ def make_window(shape: WindowShape, size: int, fade_size: int | None = None) -> 
         raise ValueError(f"unknown window shape {shape!r}")
     if size == 1:
         window = torch.ones(1, dtype=torch.float64)
+    if power != 1.0:
+        window = window**power
     return WindowTensor(window.clamp_min(WINDOW_FLOOR).float())
+
+
+def linear_fade_size(size: int, fade_size: int | None) -> int:
+    return size // 10 if fade_size is None else min(fade_size, size // 2)
+
+
+def edge_lengths(shape: WindowShape, size: int, fade_size: int | None) -> int:
+    """How many samples at each end of the window are a fade (for `msst` flat track edges)."""
+    if shape == "linear_fade":
+        return linear_fade_size(size, fade_size)
+    return size // 2
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """One model call: what it reads, and which output samples land where.
+
+    Positions are in padded coordinates (track sample `i` is at `i + pad_left`).
+    """
+
+    read_start: int
+    """First input position; positions outside the track are filled with the plan's padding."""
+    read_length: int
+    """Input samples taken from the (padded) signal; the rest of the chunk is `tail_fill`."""
+    tail_fill: PaddingMode
+    """`reflect` mirrors the chunk's own samples, `constant` appends zeros."""
+    out_offset: int
+    """First model output sample that is kept."""
+    out_length: int
+    write_start: int
+    """Where output sample `out_offset` lands."""
+    flat_start: bool = False
+    """No fade-in: the window's first half counts fully (first chunk, `msst`)."""
+    flat_end: bool = False
 
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """Where the chunks of a track of `length` samples start, in padded coordinates."""
+    """How a track of `length` samples is cut into chunks of `chunk_size`."""
 
     length: int
     chunk_size: int
     hop_size: int
     pad_left: int
-    num_chunks: int
+    padded_length: int
+    padding_mode: PaddingMode
+    jobs: tuple[ChunkJob, ...]
 
     @property
-    def padded_length(self) -> int:
-        return (self.num_chunks - 1) * self.hop_size + self.chunk_size
+    def num_chunks(self) -> int:
+        return len(self.jobs)
 
     @property
     def pad_right(self) -> int:
         return self.padded_length - self.pad_left - self.length
 
-    def starts(self) -> range:
-        return range(0, self.num_chunks * self.hop_size, self.hop_size)
+    def starts(self) -> list[int]:
+        return [job.write_start for job in self.jobs]
 
 
-def plan_chunks(length: int, chunk_size: int, hop_size: int, edge_padding: int) -> ChunkPlan:
-    """Pad `edge_padding` before the track and at least as much after it, so that the chunks
-    (every `hop_size` samples) cover `[-edge_padding, length + edge_padding)`."""
+def plan_chunks(
+    length: int,
+    chunk_size: int,
+    hop_size: int,
+    edge_padding: int,
+    layout: ChunkLayout = "splifft",
+    padding_mode: PaddingMode = "reflect",
+) -> ChunkPlan:
+    """Place the chunks of a track (see [ChunkLayout][splifft_core.config.ChunkLayout])."""
     if hop_size > chunk_size:
         raise ValueError(f"hop size {hop_size} exceeds chunk size {chunk_size}")
-    needed = length + 2 * edge_padding
-    num_chunks = max(1, math.ceil(max(0, needed - chunk_size) / hop_size) + 1)
-    return ChunkPlan(length, chunk_size, hop_size, edge_padding, num_chunks)
+    size, hop = chunk_size, hop_size
+    if layout == "splifft":
+        # Pad `edge_padding` before and at least as much after, full chunks every hop.
+        needed = length + 2 * edge_padding
+        count = max(1, math.ceil(max(0, needed - size) / hop) + 1)
+        jobs = tuple(ChunkJob(k * hop, size, "constant", 0, size, k * hop) for k in range(count))
+        return ChunkPlan(
+            length, size, hop, edge_padding, (count - 1) * hop + size, padding_mode, jobs
+        )
+    if layout == "msst":
+        border = size - hop
+        pad = border if length > 2 * border and border > 0 else 0
+        padded = length + 2 * pad
+        starts = range(0, padded, hop)
+        msst_jobs = []
+        for k, start in enumerate(starts):
+            valid = min(size, padded - start)
+            first, last = k == 0, start + hop >= padded
+            msst_jobs.append(
+                ChunkJob(
+                    start,
+                    valid,
+                    "reflect" if valid > size // 2 else "constant",
+                    0,
+                    valid,
+                    start,
+                    flat_start=first,
+                    flat_end=last and not first,
+                )
+            )
+        return ChunkPlan(length, size, hop, pad, padded, "reflect", tuple(msst_jobs))
+    if layout == "demucs":
+        demucs_jobs = []
+        for start in range(0, length, hop):
+            valid = min(size, length - start)
+            lead = (size - valid) // 2
+            demucs_jobs.append(ChunkJob(start - lead, size, "constant", lead, valid, start))
+        return ChunkPlan(length, size, hop, 0, length, "constant", tuple(demucs_jobs))
+    raise ValueError(f"unknown chunk layout {layout!r}")
 
 
 def source_indices(
@@ -147,6 +237,19 @@ def read_padded(source: AudioSource, start: int, stop: int, mode: PaddingMode) -
     if inside is not None:
         block = block * torch.from_numpy(inside).to(block.dtype)
     return block
+
+
+def read_chunk(source: AudioSource, plan: ChunkPlan, job: ChunkJob) -> Tensor:
+    """The model input of one job, `(channels, chunk_size)`."""
+    lo = job.read_start - plan.pad_left
+    chunk = read_padded(source, lo, lo + job.read_length, plan.padding_mode)
+    missing = plan.chunk_size - job.read_length
+    if missing > 0:
+        if job.tail_fill == "reflect" and job.read_length > missing:
+            chunk = torch.nn.functional.pad(chunk[None], (0, missing), mode="reflect")[0]
+        else:
+            chunk = torch.nn.functional.pad(chunk, (0, missing))
+    return chunk
 
 
 @dataclass(frozen=True)
@@ -210,12 +313,17 @@ def stitch_stream(
 
     Yields `(offset, block)` with `block` of shape `(stems, channels, n)` covering track samples
     `[offset, offset + n)`, in order, denormalized. Blocks tile the whole track exactly once.
+    Each output sample is `Σ wᵢ·yᵢ / Σ wᵢ` over the chunks covering it (normalized overlap-add).
     """
-    norm = normalization or Normalization()
     hop = config.hop_size(chunk_size)
     edge = chunk_size - hop if config.edge_padding is None else config.edge_padding
-    plan = plan_chunks(source.length, chunk_size, hop, edge)
-    window = make_window(config.window_shape, chunk_size, config.fade_size).to(device)
+    plan = plan_chunks(
+        source.length, chunk_size, hop, edge, config.chunk_layout, config.padding_mode
+    )
+    window = make_window(config.window_shape, chunk_size, config.fade_size, config.window_power).to(
+        device
+    )
+    half = edge_lengths(config.window_shape, chunk_size, config.fade_size)
     batch_size = config.batch_size
     channels = source.channels
     capacity = (batch_size - 1) * hop + chunk_size
@@ -224,19 +332,18 @@ def stitch_stream(
     chunk_batch = torch.empty(batch_size, channels, chunk_size)
     if device.type == "cuda":
         chunk_batch = chunk_batch.pin_memory()
-    starts = list(plan.starts())
+    jobs = plan.jobs
     base = 0  # padded coordinate of acc[..., 0]
     track_lo, track_hi = plan.pad_left, plan.pad_left + plan.length
     autocast = _autocast(device, config.precision)
-    for first in range(0, len(starts), batch_size):
-        batch_starts = starts[first : first + batch_size]
-        n = len(batch_starts)
-        for j, start in enumerate(batch_starts):
-            lo = start - plan.pad_left
-            chunk_batch[j] = read_padded(source, lo, lo + chunk_size, config.padding_mode)
+    for first in range(0, len(jobs), batch_size):
+        batch_jobs = jobs[first : first + batch_size]
+        n = len(batch_jobs)
+        for j, job in enumerate(batch_jobs):
+            chunk_batch[j] = read_chunk(source, plan, job)
         chunks = chunk_batch[:n].to(device)
         if normalization is not None:
-            chunks = (chunks - norm.mean) / norm.std
+            chunks = (chunks - normalization.mean) / normalization.std
         if autocast is not None:
             with autocast:
                 out = model(chunks)
@@ -248,25 +355,106 @@ def stitch_stream(
                 f"model returned {tuple(out.shape)}, expected "
                 f"{(n, num_stems, channels, chunk_size)}"
             )
-        for j, start in enumerate(batch_starts):
-            offset = start - base
-            acc[..., offset : offset + chunk_size].addcmul_(out[j], window)
-            weight[offset : offset + chunk_size].add_(window)
-        last = first + n >= len(starts)
-        next_start = plan.padded_length if last else batch_starts[-1] + hop
+        for j, job in enumerate(batch_jobs):
+            offset, size = job.write_start - base, job.out_length
+            w = window[:size]
+            if job.flat_start or job.flat_end:
+                w = w.clone()
+                if job.flat_start:
+                    w[:half] = 1.0
+                if job.flat_end:
+                    w[max(0, chunk_size - half) :] = 1.0
+            kept = out[j, ..., job.out_offset : job.out_offset + size]
+            acc[..., offset : offset + size].addcmul_(kept, w)
+            weight[offset : offset + size].add_(w)
+        last = first + n >= len(jobs)
+        next_start = plan.padded_length if last else jobs[first + n].write_start
         finished = next_start - base
         lo, hi = max(base, track_lo), min(next_start, track_hi)
         if hi > lo:
             block = acc[..., lo - base : hi - base] / weight[lo - base : hi - base]
             if normalization is not None:
-                block = block * norm.std + norm.mean
+                block = block * normalization.std + normalization.mean
             yield lo - track_lo, block
-        remain = batch_starts[-1] + chunk_size - next_start
+        remain = max(0, max(j.write_start + j.out_length for j in batch_jobs) - next_start)
         if remain > 0:
             acc[..., :remain] = acc[..., finished : finished + remain].clone()
             weight[:remain] = weight[finished : finished + remain].clone()
-        acc[..., max(remain, 0) :].zero_()
-        weight[max(remain, 0) :].zero_()
+        acc[..., remain:].zero_()
+        weight[remain:].zero_()
         base = next_start
         if on_progress is not None:
-            on_progress(first + n, len(starts))
+            on_progress(first + n, len(jobs))
+
+
+@dataclass(frozen=True)
+class ShiftedSource:
+    """`lead` zeros, then the source (demucs' shift trick: the chunk grid lands elsewhere)."""
+
+    source: AudioSource
+    lead: int
+
+    @property
+    def channels(self) -> int:
+        return self.source.channels
+
+    @property
+    def length(self) -> int:
+        return self.source.length + self.lead
+
+    def read(self, start: int, stop: int) -> Tensor:
+        zeros = max(0, min(stop, self.lead) - start)
+        parts = []
+        if zeros:
+            parts.append(torch.zeros(self.channels, zeros))
+        lo, hi = max(start, self.lead) - self.lead, stop - self.lead
+        if hi > lo:
+            parts.append(self.source.read(lo, hi))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+def shift_offsets(config: InferenceConfig, sample_rate: int) -> list[int]:
+    """The shift offsets of a run (empty: no shifts), as demucs draws them."""
+    max_shift = int(config.max_shift * sample_rate)
+    if config.shift_offsets is not None:
+        bad = [o for o in config.shift_offsets if not 0 <= o <= max_shift]
+        if bad:
+            raise ValueError(f"shift offsets {bad} outside [0, {max_shift}]")
+        return list(config.shift_offsets)
+    if config.shifts <= 0:
+        return []
+    import random
+
+    rng = random.Random(config.shift_seed)
+    return [rng.randint(0, max_shift) for _ in range(config.shifts)]
+
+
+def average_streams(
+    streams: list[Iterator[tuple[int, Tensor]]], skips: list[int], length: int
+) -> Iterator[tuple[int, Tensor]]:
+    """Average several block streams of one track, dropping the first `skips[i]` samples of
+    stream `i`. Streams advance in lockstep, so the lag buffered is bounded by a few chunks."""
+    count = len(streams)
+    pending: list[list[Tensor]] = [[] for _ in streams]
+    ends = [0] * count  # track position each stream has delivered up to
+    position = 0
+    while position < length:
+        for i, stream in enumerate(streams):
+            while ends[i] <= position:
+                offset, block = next(stream)
+                lo = max(offset, skips[i])
+                hi = offset + block.shape[-1]
+                if hi > lo:
+                    pending[i].append(block[..., lo - offset :])
+                    ends[i] = hi - skips[i]
+        stop = min(min(ends), length)
+        total = None
+        for i in range(count):
+            merged = torch.cat(pending[i], dim=-1) if len(pending[i]) > 1 else pending[i][0]
+            take = stop - position
+            part, rest = merged[..., :take], merged[..., take:]
+            total = part.clone() if total is None else total.add_(part)
+            pending[i] = [rest] if rest.shape[-1] else []
+        assert total is not None
+        yield position, total / count
+        position = stop

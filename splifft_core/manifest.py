@@ -36,6 +36,19 @@ def check_file_name(name: str) -> str:
     return name
 
 
+def check_revision(revision: str) -> str:
+    """A branch, tag or commit; it names a file in the HF cache's `refs/`, so it must stay inside."""
+    if (
+        not revision
+        or revision.startswith("/")
+        or "\\" in revision
+        or re.search(r"[\x00-\x1f]", revision)
+        or any(part in {"..", ".", ""} for part in revision.split("/"))
+    ):
+        raise ValueError(f"revision {revision!r} must be a branch, tag or commit without '..'")
+    return revision
+
+
 def check_subfolder(path: str) -> str:
     """A relative POSIX path inside a repository: no `..`, not absolute."""
     pure = PurePosixPath(path)
@@ -53,6 +66,7 @@ class HfResource(_Strict):
 
     kind: Literal["hf"] = "hf"
     repo_id: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+    """`owner/name`; neither part may be `.` or `..`."""
     filename: str
     subfolder: str | None = None
     revision: str = "main"
@@ -65,6 +79,18 @@ class HfResource(_Strict):
     @classmethod
     def _plain_name(cls, value: str) -> str:
         return check_file_name(value)
+
+    @field_validator("repo_id")
+    @classmethod
+    def _plain_repo_id(cls, value: str) -> str:
+        if any(part in {".", ".."} for part in value.split("/")):
+            raise ValueError(f"repo_id {value!r} must not contain '.' or '..' parts")
+        return value
+
+    @field_validator("revision")
+    @classmethod
+    def _safe_revision(cls, value: str) -> str:
+        return check_revision(value)
 
     @field_validator("subfolder")
     @classmethod
@@ -96,6 +122,13 @@ class LocalResource(_Strict):
     sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
     size: int | None = Field(default=None, ge=0)
 
+    @field_validator("path")
+    @classmethod
+    def _nonempty_path(cls, value: str) -> str:
+        if not value.strip() or "\x00" in value:
+            raise ValueError("path must be a non-empty file path")
+        return value
+
     @property
     def filename(self) -> str:
         return PurePosixPath(self.path.replace("\\", "/")).name
@@ -126,6 +159,11 @@ class InferenceDefaults(_Strict):
     """Samples padded before the track (and at least as many after); `None`: the overlap."""
     normalize: bool = False
     """Normalize the mixture with on-the-fly statistics (mean and std of the mono mix)."""
+    hop_size: int | None = Field(default=None, gt=0)
+    """An exact hop size; wins over `overlap_ratio`."""
+    chunk_layout: Literal["splifft", "msst", "demucs"] = "splifft"
+    window_power: float = Field(default=1.0, gt=0)
+    shifts: int = Field(default=0, ge=0)
 
 
 class Links(_Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,12 @@ from splifft_core.engine import (
     AudioSource,
     Normalization,
     ProgressCallback,
+    ShiftedSource,
     TensorSource,
+    average_streams,
     compute_normalization,
     derive_stems,
+    shift_offsets,
     stitch_stream,
 )
 from splifft_core.errors import AudioError, CheckpointError, ConfigError, OutputError
@@ -207,17 +210,38 @@ class Separator:
         norm: Normalization | None = (
             compute_normalization(source) if self.inference.normalize else None
         )
-        with torch.inference_mode():
-            for offset, block in stitch_stream(
+        offsets = shift_offsets(self.inference, self.sample_rate)
+        max_shift = int(self.inference.max_shift * self.sample_rate)
+
+        def run(
+            src: AudioSource, progress: ProgressCallback | None
+        ) -> Iterator[tuple[int, Tensor]]:
+            return stitch_stream(
                 self.model,
-                source,
+                src,
                 self.inference,
                 chunk_size=self.chunk_size,
                 num_stems=len(self.model_stems),
                 device=self.device,
                 normalization=norm,
-                on_progress=on_progress,
-            ):
+                on_progress=progress,
+            )
+
+        if offsets:
+            # demucs: pad by max_shift, start `offset` samples in, drop the lead afterwards.
+            leads = [max_shift - o for o in offsets]
+            blocks = average_streams(
+                [
+                    run(ShiftedSource(source, lead), on_progress if i == 0 else None)
+                    for i, lead in enumerate(leads)
+                ],
+                leads,
+                source.length,
+            )
+        else:
+            blocks = run(source, on_progress)
+        with torch.inference_mode():
+            for offset, block in blocks:
                 block = block.cpu()
                 by_name = dict(zip(self.model_stems, block.unbind(0), strict=True))
                 if self.inference.derived_stems:
