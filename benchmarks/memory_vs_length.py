@@ -40,7 +40,7 @@ def write_track(path: Path, minutes: float, seed: int = 0) -> None:
 def measure(args: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "splifft", *args])
+    proc = subprocess.Popen([sys.executable, "-m", "splifft", *args], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
