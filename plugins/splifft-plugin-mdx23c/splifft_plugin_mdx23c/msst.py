@@ -1,0 +1,136 @@
+"""Map a Music-Source-Separation-Training (MSST) `mdx23c` yaml onto our params (torch-free).
+
+Read: `audio`, `model`, `training.instruments` / `training.target_instrument` and `inference`.
+Unknown keys inside `audio`, `model` and `inference` are errors (they could change the
+network or how it runs); the rest of `training` and other top-level sections (augmentations,
+losses, …) only matter for training and are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from splifft_core.errors import MsstConfigError
+from splifft_plugin_mdx23c.params import Mdx23cParams
+
+AUDIO_KEYS = frozenset(
+    {"chunk_size", "dim_f", "dim_t", "hop_length", "n_fft", "num_channels", "sample_rate"}
+)
+AUDIO_TRAINING_KEYS = frozenset({"min_mean_abs"})
+MODEL_KEYS = frozenset(
+    {
+        "act",
+        "bottleneck_factor",
+        "growth",
+        "norm",
+        "num_blocks_per_scale",
+        "num_channels",
+        "num_scales",
+        "num_subbands",
+        "scale",
+    }
+)
+INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
+MSST_IDENTITY_NORMS = frozenset({"none", "None", "Identity"})
+
+
+def section(config: Mapping[str, Any], name: str, known: frozenset[str]) -> dict[str, Any]:
+    """`config[name]` as a dict, rejecting keys outside `known`."""
+    value = config.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise MsstConfigError(
+            f"MSST config: '{name}' must be a mapping, got {type(value).__name__}"
+        )
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise MsstConfigError(
+            f"MSST config: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    return dict(value)
+
+
+def require(values: Mapping[str, Any], prefix: str, key: str) -> Any:
+    if values.get(key) is None:
+        raise MsstConfigError(f"MSST config: missing required key {prefix}.{key}")
+    return values[key]
+
+
+def target_stems(config: Mapping[str, Any]) -> list[str]:
+    """MSST's `prefer_target_instrument`: the target instrument alone, else all instruments."""
+    training = config.get("training") or {}
+    if not isinstance(training, Mapping):
+        raise MsstConfigError("MSST config: 'training' must be a mapping")
+    target = training.get("target_instrument")
+    if target:
+        return [str(target)]
+    instruments = training.get("instruments")
+    if not instruments:
+        raise MsstConfigError("MSST config: missing training.instruments")
+    return [str(i) for i in instruments]
+
+
+def inference_settings(inference: Mapping[str, Any]) -> dict[str, Any]:
+    """MSST's `demix`: `num_overlap = N` means hop = chunk_size // N (overlap_ratio = 1 - 1/N),
+    linear fades of a tenth of the chunk, MSST's edge handling (`chunk_layout = "msst"`)."""
+    num_overlap = inference.get("num_overlap")
+    if num_overlap is not None and (not isinstance(num_overlap, int) or num_overlap < 1):
+        raise MsstConfigError(f"MSST config: inference.num_overlap must be >= 1, got {num_overlap}")
+    out: dict[str, Any] = {
+        "chunk_size": inference.get("chunk_size"),
+        "overlap_ratio": None if num_overlap is None else 1.0 - 1.0 / num_overlap,
+        "batch_size": inference.get("batch_size"),
+        "window_shape": "linear_fade",
+        "chunk_layout": "msst",
+    }
+    if "normalize" in inference:
+        out["normalize"] = bool(inference["normalize"])
+    return out
+
+
+def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
+    training = msst_config.get("training") or {}
+    model_type = training.get("model_type") if isinstance(training, Mapping) else None
+    if model_type not in (None, "mdx23c"):
+        raise MsstConfigError(f"MSST config: training.model_type is {model_type!r}, not 'mdx23c'")
+    audio = section(msst_config, "audio", AUDIO_KEYS | AUDIO_TRAINING_KEYS)
+    model = section(msst_config, "model", MODEL_KEYS)
+    inference = section(msst_config, "inference", INFERENCE_KEYS)
+
+    hop_length = require(audio, "audio", "hop_length")
+    chunk_size = audio.get("chunk_size")
+    if chunk_size is None:
+        # MSST's older configs give the chunk in STFT frames only.
+        chunk_size = hop_length * (require(audio, "audio", "dim_t") - 1)
+    norm = require(model, "model", "norm")
+    if norm in MSST_IDENTITY_NORMS:
+        norm = "none"
+    raw = {
+        "chunk_size": chunk_size,
+        "output_stem_names": target_stems(msst_config),
+        "sample_rate": audio.get("sample_rate", 44100),
+        "audio_channels": require(audio, "audio", "num_channels"),
+        "n_fft": require(audio, "audio", "n_fft"),
+        "hop_length": hop_length,
+        "dim_f": require(audio, "audio", "dim_f"),
+        "num_subbands": require(model, "model", "num_subbands"),
+        "num_scales": require(model, "model", "num_scales"),
+        "scale": require(model, "model", "scale"),
+        "num_blocks_per_scale": require(model, "model", "num_blocks_per_scale"),
+        "hidden_channels": require(model, "model", "num_channels"),
+        "growth": require(model, "model", "growth"),
+        "bottleneck_factor": require(model, "model", "bottleneck_factor"),
+        "norm": norm,
+        "act": require(model, "model", "act"),
+    }
+    try:
+        params = Mdx23cParams.model_validate(raw)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
+        )
+        raise MsstConfigError(f"MSST mdx23c config does not fit our params: {details}") from None
+    return {"params": params.model_dump(mode="json"), "inference": inference_settings(inference)}

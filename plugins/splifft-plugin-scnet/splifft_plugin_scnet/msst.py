@@ -1,0 +1,107 @@
+"""Map a Music-Source-Separation-Training (MSST) `scnet` yaml onto our params (torch-free).
+
+Read: `audio`, `model` (SCNet's constructor arguments; absent ones take SCNet's defaults, as
+`SCNet(**config.model)` does) and `inference`. Unknown keys inside `audio`, `model` and
+`inference` are errors; the rest of `training` and other top-level sections (augmentations,
+losses, …) only matter for training and are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from splifft_core.errors import MsstConfigError
+from splifft_plugin_scnet.params import ScnetParams
+
+AUDIO_KEYS = frozenset({"chunk_size", "num_channels", "sample_rate", "min_mean_abs"})
+MODEL_KEYS = {
+    "sources": "output_stem_names",
+    "audio_channels": "audio_channels",
+    "dims": "dims",
+    "nfft": "n_fft",
+    "hop_size": "hop_length",
+    "win_size": "win_length",
+    "normalized": "normalized",
+    "band_SR": "band_ratios",
+    "band_stride": "band_strides",
+    "band_kernel": "band_kernels",
+    "conv_depths": "conv_depths",
+    "compress": "compress",
+    "conv_kernel": "conv_kernel",
+    "num_dplayer": "num_dual_path_layers",
+    "expand": "expand",
+}
+INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
+SCNET_DEFAULT_SOURCES = ("drums", "bass", "other", "vocals")
+
+
+def section(config: Mapping[str, Any], name: str, known: frozenset[str]) -> dict[str, Any]:
+    """`config[name]` as a dict, rejecting keys outside `known`."""
+    value = config.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise MsstConfigError(
+            f"MSST config: '{name}' must be a mapping, got {type(value).__name__}"
+        )
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise MsstConfigError(
+            f"MSST config: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    return dict(value)
+
+
+def inference_settings(inference: Mapping[str, Any]) -> dict[str, Any]:
+    """MSST's `demix`: `num_overlap = N` means hop = chunk_size // N (overlap_ratio = 1 - 1/N),
+    linear fades of a tenth of the chunk, MSST's edge handling (`chunk_layout = "msst"`)."""
+    num_overlap = inference.get("num_overlap")
+    if num_overlap is not None and (not isinstance(num_overlap, int) or num_overlap < 1):
+        raise MsstConfigError(f"MSST config: inference.num_overlap must be >= 1, got {num_overlap}")
+    out: dict[str, Any] = {
+        "chunk_size": inference.get("chunk_size"),
+        "overlap_ratio": None if num_overlap is None else 1.0 - 1.0 / num_overlap,
+        "batch_size": inference.get("batch_size"),
+        "window_shape": "linear_fade",
+        "chunk_layout": "msst",
+    }
+    if "normalize" in inference:
+        out["normalize"] = bool(inference["normalize"])
+    return out
+
+
+def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
+    training = msst_config.get("training") or {}
+    if not isinstance(training, Mapping):
+        raise MsstConfigError("MSST config: 'training' must be a mapping")
+    model_type = training.get("model_type")
+    if model_type not in (None, "scnet"):
+        raise MsstConfigError(f"MSST config: training.model_type is {model_type!r}, not 'scnet'")
+    audio = section(msst_config, "audio", AUDIO_KEYS)
+    model = section(msst_config, "model", frozenset(MODEL_KEYS))
+    inference = section(msst_config, "inference", INFERENCE_KEYS)
+
+    raw: dict[str, Any] = {
+        ours: model[theirs] for theirs, ours in MODEL_KEYS.items() if theirs in model
+    }
+    raw.setdefault("output_stem_names", SCNET_DEFAULT_SOURCES)
+    raw.setdefault("audio_channels", 2)
+    if "num_channels" in audio and audio["num_channels"] != raw["audio_channels"]:
+        raise MsstConfigError(
+            f"MSST config: audio.num_channels={audio['num_channels']} differs from "
+            f"model.audio_channels={raw['audio_channels']}"
+        )
+    if audio.get("chunk_size") is not None:
+        raw["chunk_size"] = audio["chunk_size"]
+    if audio.get("sample_rate") is not None:
+        raw["sample_rate"] = audio["sample_rate"]
+    try:
+        params = ScnetParams.model_validate(raw)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
+        )
+        raise MsstConfigError(f"MSST scnet config does not fit our params: {details}") from None
+    return {"params": params.model_dump(mode="json"), "inference": inference_settings(inference)}

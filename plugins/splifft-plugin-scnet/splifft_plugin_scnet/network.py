@@ -1,0 +1,306 @@
+"""SCNet: Sparse Compression Network, see <https://arxiv.org/abs/2401.13276>.
+
+The module tree mirrors SCNet's (as shipped in Music-Source-Separation-Training, MSST) so its
+checkpoints load with `strict=True`: `encoder.{i}.{SDlayer,conv_modules,globalconv}`,
+`decoder.{k}.{0: fusion, 1: sparse up-sampling}` (deepest first) and
+`separation_net.dp_modules.{i}.{lstm_layers,linear_layers,norm_layers}`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from splifft_plugin_scnet.params import ScnetParams
+
+
+class ConvolutionModule(nn.Module):
+    """Residual stack of (norm, GLU conv, depthwise conv, norm, swish, pointwise conv) on time."""
+
+    def __init__(self, channels: int, depth: int, compress: float, kernel: int) -> None:
+        super().__init__()
+        hidden = int(channels / compress)
+        padding = kernel // 2
+        self.layers = nn.ModuleList(
+            nn.Sequential(
+                nn.GroupNorm(1, channels),
+                nn.Conv1d(channels, hidden * 2, kernel, padding=padding),
+                nn.GLU(1),
+                nn.Conv1d(hidden, hidden, kernel, padding=padding, groups=hidden),
+                nn.GroupNorm(1, hidden),
+                nn.SiLU(),
+                nn.Conv1d(hidden, channels, 1),
+            )
+            for _ in range(abs(depth))
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = x + layer(x)
+        return x
+
+
+def band_bounds(bins: int, ratios: tuple[float, float, float]) -> list[tuple[int, int]]:
+    """Low/mid/high bin ranges; rounding up as SCNet does."""
+    low_end = math.ceil(bins * ratios[0])
+    mid_end = math.ceil(bins * (ratios[0] + ratios[1]))
+    return [(0, low_end), (low_end, mid_end), (mid_end, bins)]
+
+
+class SparseDownsample(nn.Module):
+    """Per-band strided convolution along frequency (SCNet's `SDlayer`)."""
+
+    def __init__(self, channels_in: int, channels_out: int, params: ScnetParams) -> None:
+        super().__init__()
+        self.ratios = params.band_ratios
+        self.strides = params.band_strides
+        self.kernels = params.band_kernels
+        self.convs = nn.ModuleList(
+            nn.Conv2d(channels_in, channels_out, (kernel, 1), (stride, 1))
+            for kernel, stride in zip(self.kernels, self.strides, strict=True)
+        )
+
+    def forward(self, x: Tensor) -> tuple[list[Tensor], list[int]]:
+        bands: list[Tensor] = []
+        lengths: list[int] = []
+        bounds = band_bounds(x.shape[2], self.ratios)
+        for conv, stride, kernel, (start, end) in zip(
+            self.convs, self.strides, self.kernels, bounds, strict=True
+        ):
+            band = x[:, :, start:end]
+            lengths.append(end - start)
+            # Pad so the strided convolution covers the band exactly.
+            pad = kernel - stride if stride == 1 else (stride - band.shape[2] % stride) % stride
+            bands.append(conv(F.pad(band, (0, 0, pad // 2, pad - pad // 2))))
+        return bands, lengths
+
+
+class SparseUpsample(nn.Module):
+    """Per-band transposed convolution back to each band's original size (SCNet's `SUlayer`)."""
+
+    def __init__(self, channels_in: int, channels_out: int, params: ScnetParams) -> None:
+        super().__init__()
+        self.convtrs = nn.ModuleList(
+            nn.ConvTranspose2d(channels_in, channels_out, (kernel, 1), (stride, 1))
+            for kernel, stride in zip(params.band_kernels, params.band_strides, strict=True)
+        )
+
+    def forward(self, x: Tensor, lengths: list[int], original_lengths: list[int]) -> Tensor:
+        starts = [0, lengths[0], lengths[0] + lengths[1]]
+        ends = [lengths[0], lengths[0] + lengths[1], x.shape[2]]
+        outputs = []
+        for convtr, start, end, original in zip(
+            self.convtrs, starts, ends, original_lengths, strict=True
+        ):
+            out = convtr(x[:, :, start:end])
+            trim = abs(original - out.shape[2]) // 2
+            outputs.append(out[:, :, trim : trim + original])
+        return torch.cat(outputs, dim=2)
+
+
+class SparseDownBlock(nn.Module):
+    """Sparse down-sampling, a convolution module per band, then a global 3x3 convolution."""
+
+    def __init__(self, channels_in: int, channels_out: int, params: ScnetParams) -> None:
+        super().__init__()
+        self.SDlayer = SparseDownsample(channels_in, channels_out, params)
+        self.conv_modules = nn.ModuleList(
+            ConvolutionModule(channels_out, depth, params.compress, params.conv_kernel)
+            for depth in params.conv_depths
+        )
+        self.globalconv = nn.Conv2d(channels_out, channels_out, 3, 1, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, list[int], list[int]]:
+        bands, original_lengths = self.SDlayer(x)
+        processed = []
+        for conv, band in zip(self.conv_modules, bands, strict=True):
+            batch, channels, freq, frames = band.shape
+            # The convolution module runs along time, one frequency row at a time.
+            rows = band.permute(0, 2, 1, 3).reshape(batch * freq, channels, frames)
+            rows = conv(rows).view(batch, freq, channels, frames).permute(0, 2, 1, 3)
+            processed.append(F.gelu(rows))
+        lengths = [band.shape[2] for band in processed]
+        skip = torch.cat(processed, dim=2)
+        return self.globalconv(skip), skip, lengths, original_lengths
+
+
+class FusionLayer(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels * 2, channels * 2, 3, 1, 1)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        x = (x + skip).repeat(1, 2, 1, 1)
+        return F.glu(self.conv(x), dim=1)
+
+
+class DualPathRnn(nn.Module):
+    """A bidirectional LSTM over frequency, then one over time, each residual."""
+
+    def __init__(self, channels: int, expand: int) -> None:
+        super().__init__()
+        hidden = channels * expand
+        self.lstm_layers = nn.ModuleList(
+            nn.LSTM(channels, hidden, num_layers=1, bidirectional=True, batch_first=True)
+            for _ in range(2)
+        )
+        self.linear_layers = nn.ModuleList(nn.Linear(hidden * 2, channels) for _ in range(2))
+        self.norm_layers = nn.ModuleList(nn.GroupNorm(1, channels) for _ in range(2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, channels, freq, frames = x.shape
+        residual = x
+        y = self.norm_layers[0](x).transpose(1, 3).contiguous().view(batch * frames, freq, channels)
+        y = self.linear_layers[0](self.lstm_layers[0](y)[0])
+        x = y.view(batch, frames, freq, channels).transpose(1, 3) + residual
+
+        residual = x
+        y = self.norm_layers[1](x).transpose(1, 2).contiguous().view(batch * freq, channels, frames)
+        y = self.linear_layers[1](self.lstm_layers[1](y.transpose(1, 2))[0])
+        y = y.transpose(1, 2).contiguous().view(batch, freq, channels, frames).transpose(1, 2)
+        out: Tensor = y + residual
+        return out
+
+
+class SeparationNet(nn.Module):
+    """Dual-path layers alternating between the time axis and its (real, imag) spectrum."""
+
+    def __init__(self, channels: int, expand: int, num_layers: int) -> None:
+        super().__init__()
+        self.dp_modules = nn.ModuleList(
+            DualPathRnn(channels * (2 if i % 2 else 1), expand) for i in range(num_layers)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        for i, layer in enumerate(self.dp_modules):
+            x = layer(x)
+            if i % 2 == 0:
+                spectrum = torch.fft.rfft(x.float(), dim=3, norm="ortho")
+                x = torch.cat([spectrum.real, spectrum.imag], dim=1)
+            else:
+                half = x.shape[1] // 2
+                x = x.float()
+                x = torch.fft.irfft(torch.complex(x[:, :half], x[:, half:]), dim=3, norm="ortho")
+        return x
+
+
+class Scnet(nn.Module):
+    """`(batch, channels, samples)` → `(batch, stems, channels, samples)`."""
+
+    window: Tensor
+
+    def __init__(self, params: ScnetParams) -> None:
+        super().__init__()
+        self.params = params
+        self.num_stems = len(params.output_stem_names)
+        dims = params.dims
+        self.encoder = nn.ModuleList(
+            SparseDownBlock(dims[i], dims[i + 1], params) for i in range(len(dims) - 1)
+        )
+        # Deepest first, so decoder[k] undoes encoder[-1 - k].
+        self.decoder = nn.ModuleList(
+            nn.ModuleList(
+                [
+                    FusionLayer(dims[i + 1]),
+                    SparseUpsample(
+                        dims[i + 1], dims[i] * (self.num_stems if i == 0 else 1), params
+                    ),
+                ]
+            )
+            for i in reversed(range(len(dims) - 1))
+        )
+        self.separation_net = SeparationNet(dims[-1], params.expand, params.num_dual_path_layers)
+        self.register_buffer("window", torch.ones(params.win_length), persistent=False)
+
+    def stft(self, audio: Tensor) -> Tensor:
+        return torch.stft(
+            audio,
+            n_fft=self.params.n_fft,
+            hop_length=self.params.hop_length,
+            win_length=self.params.win_length,
+            window=self.window,
+            center=True,
+            normalized=self.params.normalized,
+            return_complex=True,
+        )
+
+    def istft(self, spec: Tensor) -> Tensor:
+        return torch.istft(
+            spec,
+            n_fft=self.params.n_fft,
+            hop_length=self.params.hop_length,
+            win_length=self.params.win_length,
+            window=self.window,
+            center=True,
+            normalized=self.params.normalized,
+        )
+
+    def forward(self, audio: Tensor) -> Tensor:
+        batch, channels, samples = audio.shape
+        hop = self.params.hop_length
+        # An even number of STFT frames lets the separation net use a real FFT over time.
+        padding = hop - samples % hop
+        if (samples + padding) // hop % 2 == 0:
+            padding += hop
+        x = F.pad(audio, (0, padding))
+
+        spec = torch.view_as_real(self.stft(x.reshape(batch * channels, -1))).permute(0, 3, 1, 2)
+        freq, frames = spec.shape[-2:]
+        x = spec.reshape(batch, channels * 2, freq, frames)
+
+        skips = []
+        for block in self.encoder:
+            x, skip, lengths, original_lengths = block(x)
+            skips.append((skip, lengths, original_lengths))
+
+        x = self.separation_net(x)
+
+        for stage in self.decoder:
+            assert isinstance(stage, nn.ModuleList)
+            fusion, upsample = stage[0], stage[1]
+            skip, lengths, original_lengths = skips.pop()
+            x = upsample(fusion(x, skip), lengths, original_lengths)
+
+        spec = x.reshape(-1, 2, freq, frames).permute(0, 2, 3, 1)
+        out = self.istft(torch.view_as_complex(spec.contiguous()))
+        out = out.reshape(batch, -1, channels, out.shape[-1])
+        return out[..., :samples]
+
+
+def build(params: ScnetParams) -> Scnet:
+    return Scnet(params)
+
+
+def select_stems(
+    network: nn.Module, params: ScnetParams, stems: tuple[str, ...]
+) -> tuple[nn.Module, tuple[str, ...]]:
+    """Keep only the last up-sampling layer's output channels of `stems` (in the order asked)."""
+    if not isinstance(network, Scnet):
+        raise TypeError(f"expected an Scnet network, got {type(network).__name__}")
+    names = params.output_stem_names
+    unknown = [s for s in stems if s not in names]
+    if unknown:
+        raise ValueError(f"unknown stems {unknown}; this model outputs {list(names)}")
+    width = params.dims[0]
+    rows = [names.index(s) * width + j for s in stems for j in range(width)]
+    last = network.decoder[-1]
+    assert isinstance(last, nn.ModuleList)
+    upsample = last[1]
+    assert isinstance(upsample, SparseUpsample)
+    with torch.no_grad():
+        for i, convtr in enumerate(upsample.convtrs):
+            assert isinstance(convtr, nn.ConvTranspose2d)
+            assert convtr.bias is not None
+            kernel, stride = params.band_kernels[i], params.band_strides[i]
+            pruned = nn.ConvTranspose2d(convtr.in_channels, len(rows), (kernel, 1), (stride, 1)).to(
+                convtr.weight.device, convtr.weight.dtype
+            )
+            pruned.weight.copy_(convtr.weight[:, rows])
+            assert pruned.bias is not None
+            pruned.bias.copy_(convtr.bias[rows])
+            upsample.convtrs[i] = pruned
+    network.num_stems = len(stems)
+    return network, tuple(stems)

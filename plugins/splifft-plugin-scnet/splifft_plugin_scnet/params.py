@@ -1,0 +1,84 @@
+"""SCNet hyperparameters (torch-free).
+
+Defaults are SCNet's (and Music-Source-Separation-Training's, MSST) base model; MSST's keys map
+as `sources` → `output_stem_names`, `nfft` → `n_fft`, `hop_size` → `hop_length`,
+`win_size` → `win_length`, `band_SR` → `band_ratios`, `band_stride` → `band_strides`,
+`band_kernel` → `band_kernels`, `num_dplayer` → `num_dual_path_layers`.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from splifft_core.types import (
+    Channels,
+    ChunkSize,
+    FftSize,
+    Gt0,
+    ModelInputType,
+    ModelOutputStemName,
+    ModelOutputType,
+    SampleRate,
+)
+
+
+class ScnetParams(BaseModel):
+    """SCNet: sparse down/up-sampling of low/mid/high bands around a dual-path RNN."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunk_size: ChunkSize = 485100
+    """Samples per chunk; MSST's `audio.chunk_size` (11 s at 44.1 kHz)."""
+    output_stem_names: tuple[ModelOutputStemName, ...] = Field(min_length=1)
+    sample_rate: SampleRate = 44100
+    audio_channels: Channels = 2
+    dims: tuple[Gt0, ...] = Field(default=(4, 32, 64, 128), min_length=2)
+    """Channels at each depth; `dims[0]` is the STFT's `2 * audio_channels`."""
+    n_fft: FftSize = 4096
+    hop_length: Gt0 = 1024
+    win_length: Gt0 = 4096
+    """The STFT window is rectangular (torch's default, as in SCNet)."""
+    normalized: bool = True
+    band_ratios: tuple[float, float, float] = (0.175, 0.392, 0.433)
+    """Share of the frequency bins in the low, mid and high band."""
+    band_strides: tuple[Gt0, Gt0, Gt0] = (1, 4, 16)
+    band_kernels: tuple[Gt0, Gt0, Gt0] = (3, 4, 16)
+    conv_depths: tuple[int, int, int] = (3, 2, 1)
+    """Residual layers of the convolution module for each band (sign ignored, as in SCNet)."""
+    compress: float = Field(default=4, gt=0)
+    """Channel compression of the convolution module's hidden layer."""
+    conv_kernel: Gt0 = 3
+    num_dual_path_layers: Gt0 = 6
+    expand: Gt0 = 1
+    """LSTM hidden size as a multiple of its input size."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ScnetParams:
+        if self.dims[0] != 2 * self.audio_channels:
+            raise ValueError(
+                f"dims[0]={self.dims[0]} must be 2 * audio_channels = {2 * self.audio_channels} "
+                "(real and imaginary part of each channel)"
+            )
+        if self.conv_kernel % 2 == 0:
+            raise ValueError(f"conv_kernel={self.conv_kernel} must be odd")
+        if self.win_length > self.n_fft:
+            raise ValueError(f"win_length={self.win_length} exceeds n_fft={self.n_fft}")
+        for dim in self.dims[1:]:
+            if int(dim / self.compress) < 1:
+                raise ValueError(f"compress={self.compress} leaves no hidden channels for {dim}")
+        if self.num_dual_path_layers % 2:
+            raise ValueError(
+                f"num_dual_path_layers={self.num_dual_path_layers} must be even: odd layers "
+                "leave the separation net in the frequency domain"
+            )
+        if any(r <= 0 for r in self.band_ratios):
+            raise ValueError(f"band_ratios must be positive, got {self.band_ratios}")
+        return self
+
+    @property
+    def input_type(self) -> ModelInputType:
+        return "waveform"
+
+    @property
+    def output_type(self) -> ModelOutputType:
+        return "waveform"
