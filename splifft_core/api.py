@@ -110,9 +110,10 @@ def load(
         precision=precision,
     )
     from splifft_core import hub
-    from splifft_core.separator import Separator
 
     weights = hub.fetch_weights(manifest, entry.base_dir, notify or hub._stderr)
+    from splifft_core.separator import Separator  # torch: only once the weights are here
+
     return Separator.from_spec(
         spec,
         params,

@@ -1,33 +1,72 @@
 """Fetching a manifest's files: Hugging Face Hub, URLs (with resume), local paths; all verified.
 
 Hub files go through `hf_hub_download` into the standard HF cache (shared with other HF tools;
-`HF_ENDPOINT`, `HF_HUB_OFFLINE` and tokens are handled by huggingface_hub). URL files land in
-`{cache_dir}/downloads/{identifier}/`. Every file's sha256 is checked against the manifest before
-use; a manifest without a digest gets the first download's digest recorded.
+tokens for gated repos are handled by huggingface_hub). `HF_ENDPOINT`, `HF_HUB_OFFLINE`,
+`HF_HOME` and `HF_HUB_CACHE` are read when a file is fetched (huggingface_hub itself reads them
+once, at import). URL files land in `{cache_dir}/downloads/{identifier}/`. Every file's sha256 is
+checked against the manifest before use; a manifest without a digest gets the first download's
+digest recorded (`{cache_dir}/recorded-digests.json`) and later uses are checked against it (a Hub
+LFS file is first checked against the sha256 the Hub gave it, its blob's name in the HF cache).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import json
 import os
+import re
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from splifft_core import paths
 from splifft_core.errors import DigestMismatchError, DownloadError
 from splifft_core.manifest import HfResource, LocalResource, Manifest, UrlResource
 
 Notify = Callable[[str], None]
+AnyResource = HfResource | UrlResource | LocalResource
 
 
 def _stderr(message: str) -> None:
     print(f"splifft: {message}", file=sys.stderr)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _offline() -> bool:
+    return _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(
+        os.environ.get("TRANSFORMERS_OFFLINE")
+    )
+
+
+def hf_cache_dir() -> Path:
+    """The HF hub cache as the environment says now (`HF_HUB_CACHE`, else `HF_HOME/hub`)."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(os.path.expandvars(explicit)).expanduser()
+    home = os.environ.get("HF_HOME")
+    if home:
+        return Path(os.path.expandvars(home)).expanduser() / "hub"
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def _hf_endpoint() -> str | None:
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip()
+    return endpoint.rstrip("/") or None
+
+
+# -- digests --------------------------------------------------------------------------------
 
 
 def sha256_of(path: Path, block: int = 1 << 22) -> str:
@@ -65,15 +104,34 @@ def _record_key(manifest: Manifest, filename: str) -> str:
     return f"{manifest.identifier}/{filename}"
 
 
-def expected_digest(
-    manifest: Manifest, resource: HfResource | UrlResource | LocalResource
-) -> str | None:
-    return resource.sha256 or recorded_digests().get(_record_key(manifest, resource.filename))
+DigestOrigin = Literal["manifest", "recorded", "hub"]
+
+
+def expected_digest_and_origin(
+    manifest: Manifest, resource: AnyResource
+) -> tuple[str, DigestOrigin] | None:
+    if resource.sha256:
+        return resource.sha256, "manifest"
+    recorded = recorded_digests().get(_record_key(manifest, resource.filename))
+    return (recorded, "recorded") if recorded else None
+
+
+def expected_digest(manifest: Manifest, resource: AnyResource) -> str | None:
+    found = expected_digest_and_origin(manifest, resource)
+    return found[0] if found else None
+
+
+def lfs_sha256(path: Path) -> str | None:
+    """The sha256 the Hub gave an LFS file: the name of its blob in the HF cache."""
+    if not path.is_symlink():
+        return None
+    name = path.resolve().name
+    return name if re.fullmatch(r"[0-9a-f]{64}", name) else None
 
 
 def verify(
     manifest: Manifest,
-    resource: HfResource | UrlResource | LocalResource,
+    resource: AnyResource,
     path: Path,
     notify: Notify = _stderr,
 ) -> str:
@@ -81,6 +139,13 @@ def verify(
     actual = sha256_of(path)
     expected = expected_digest(manifest, resource)
     if expected is None:
+        lfs = lfs_sha256(path) if isinstance(resource, HfResource) else None
+        if lfs is not None and lfs != actual:
+            raise DigestMismatchError(
+                f"{path}: sha256 mismatch for model {manifest.identifier!r}: the Hub's LFS "
+                f"digest is {lfs}, got {actual} (delete it with `splifft rm "
+                f"{manifest.identifier}` and pull again)"
+            )
         _record_digest(_record_key(manifest, resource.filename), actual)
         notify(
             f"{manifest.identifier}: manifest has no sha256 for {resource.filename}; "
@@ -95,17 +160,27 @@ def verify(
     return actual
 
 
+# -- where files are --------------------------------------------------------------------------
+
+
 def url_cache_path(manifest: Manifest, resource: UrlResource) -> Path:
     return paths.cache_dir() / "downloads" / manifest.identifier / resource.filename
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+def _hf_filename(resource: HfResource) -> str:
+    return f"{resource.subfolder}/{resource.filename}" if resource.subfolder else resource.filename
+
+
+def _local_path(resource: LocalResource, base_dir: Path | None) -> Path:
+    path = Path(resource.path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
 
 
 def cached_path(
     manifest: Manifest,
-    resource: HfResource | UrlResource | LocalResource,
+    resource: AnyResource,
     base_dir: Path | None = None,
 ) -> Path | None:
     """Where the file is on disk now, without downloading; `None` if absent."""
@@ -120,26 +195,63 @@ def cached_path(
     found = try_to_load_from_cache(
         resource.repo_id,
         _hf_filename(resource),
+        cache_dir=hf_cache_dir(),
         revision=resource.revision,
         repo_type=resource.repo_type,
     )
-    return Path(found) if isinstance(found, str) else None
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
 
 
-def _hf_filename(resource: HfResource) -> str:
-    return f"{resource.subfolder}/{resource.filename}" if resource.subfolder else resource.filename
+def describe_source(resource: AnyResource, base_dir: Path | None = None) -> str:
+    """One line naming where a resource comes from."""
+    if isinstance(resource, HfResource):
+        kind = "" if resource.repo_type == "model" else f"{resource.repo_type}s/"
+        return f"hf://{kind}{resource.repo_id}/{_hf_filename(resource)}@{resource.revision}"
+    if isinstance(resource, UrlResource):
+        return resource.url
+    return str(_local_path(resource, base_dir))
 
 
-def _local_path(resource: LocalResource, base_dir: Path | None) -> Path:
-    path = Path(resource.path).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    return path
+@dataclass(frozen=True)
+class ResourceState:
+    """A resource as it stands on this machine (no hashing)."""
+
+    resource: AnyResource
+    source: str
+    path: Path | None
+    """The cached (or local) file, `None` when absent."""
+    size: int | None
+    """Bytes: the file's when cached, else the manifest's."""
+    sha256: str | None
+    sha256_origin: DigestOrigin | None
+
+
+def resource_states(manifest: Manifest, base_dir: Path | None = None) -> list[ResourceState]:
+    states = []
+    records = recorded_digests()
+    for resource in manifest.weight_resources():
+        path = cached_path(manifest, resource, base_dir)
+        size = path.stat().st_size if path is not None else resource.size
+        recorded = records.get(_record_key(manifest, resource.filename))
+        digest: str | None = resource.sha256 or recorded
+        origin: DigestOrigin | None = (
+            "manifest" if resource.sha256 else ("recorded" if recorded else None)
+        )
+        if digest is None and path is not None and isinstance(resource, HfResource):
+            digest = lfs_sha256(path)
+            origin = "hub" if digest else None
+        states.append(
+            ResourceState(resource, describe_source(resource, base_dir), path, size, digest, origin)
+        )
+    return states
+
+
+# -- fetching --------------------------------------------------------------------------------
 
 
 def fetch(
     manifest: Manifest,
-    resource: HfResource | UrlResource | LocalResource,
+    resource: AnyResource,
     base_dir: Path | None = None,
     notify: Notify = _stderr,
 ) -> Path:
@@ -165,6 +277,7 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
+        GatedRepoError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
@@ -172,6 +285,7 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
 
     ident = manifest.identifier
     where = f"{resource.repo_id}/{_hf_filename(resource)}@{resource.revision}"
+    offline = _offline()
     try:
         return Path(
             hf_hub_download(
@@ -180,10 +294,13 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
                 subfolder=resource.subfolder,
                 revision=resource.revision,
                 repo_type=resource.repo_type,
+                cache_dir=hf_cache_dir(),
+                endpoint=_hf_endpoint(),
+                local_files_only=offline,
             )
         )
     except LocalEntryNotFoundError:
-        if _offline():
+        if offline:
             raise DownloadError(
                 f"model {ident!r}: {where} is not in the cache and HF_HUB_OFFLINE is set; "
                 + _pull_hint(ident)
@@ -192,14 +309,21 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
             f"model {ident!r}: cannot reach the Hub for {where} and it is not cached; "
             + _pull_hint(ident)
         ) from None
-    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
+    except GatedRepoError:
         raise DownloadError(
-            f"model {ident!r}: {where} not found on the Hub ({type(exc).__name__})"
+            f"model {ident!r}: {resource.repo_id} is gated; accept its terms on the Hub and log "
+            "in (`hf auth login` or HF_TOKEN)"
         ) from None
-    except OSError as exc:
-        raise DownloadError(f"model {ident!r}: download of {where} failed ({exc})") from None
-    except Exception as exc:
-        message = " ".join(str(exc).split())[:200]
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
+        if isinstance(exc, RepositoryNotFoundError):
+            what = "repository not found (or private: log in)"
+        elif isinstance(exc, RevisionNotFoundError):
+            what = "revision not found"
+        else:
+            what = "file not found"
+        raise DownloadError(f"model {ident!r}: {where}: {what} on the Hub") from None
+    except Exception as exc:  # network errors, consistency checks: one line, nothing cached
+        message = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise DownloadError(f"model {ident!r}: download of {where} failed ({message})") from None
 
 
@@ -215,11 +339,37 @@ def _fetch_url(manifest: Manifest, resource: UrlResource) -> Path:
             + _pull_hint(ident)
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    # one writer per `.part`: a second `splifft pull` of the same model waits, then finds it
+    with _file_lock(target.with_name(target.name + ".lock")):
+        if target.is_file():
+            return target
+        return _download_url(manifest, resource, target)
+
+
+def _file_lock(path: Path) -> contextlib.AbstractContextManager[object]:
+    """huggingface_hub's file lock (it guards the HF cache the same way)."""
+    try:
+        from huggingface_hub.utils import WeakFileLock  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - an older or newer huggingface_hub
+        return contextlib.nullcontext()
+    lock: contextlib.AbstractContextManager[object] = WeakFileLock(str(path))
+    return lock
+
+
+def _download_url(manifest: Manifest, resource: UrlResource, target: Path) -> Path:
+    ident = manifest.identifier
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
+    if resource.size is not None and have > resource.size:
+        part.unlink()
+        have = 0
+    if resource.size is not None and have == resource.size:  # complete, interrupted before rename
+        os.replace(part, target)
+        return target
     request = urllib.request.Request(resource.url, headers={"User-Agent": "splifft"})
     if have:
         request.add_header("Range", f"bytes={have}-")
+    total: int | None = None
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             status = getattr(response, "status", 200)
@@ -233,13 +383,15 @@ def _fetch_url(manifest: Manifest, resource: UrlResource) -> Path:
                     out.write(chunk)
                     advance(len(chunk))
     except urllib.error.HTTPError as exc:
+        if exc.code == 416:  # our partial file does not fit the remote one: start over
+            part.unlink(missing_ok=True)
         raise DownloadError(
             f"model {ident!r}: {resource.url}: HTTP {exc.code} {exc.reason}"
         ) from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise DownloadError(
-            f"model {ident!r}: download of {resource.url} interrupted ({exc}); run the command "
-            "again to resume"
+            f"model {ident!r}: download of {resource.url} interrupted ({exc or type(exc).__name__});"
+            " run the command again to resume"
         ) from None
     size = part.stat().st_size
     expected_size = resource.size or total
@@ -257,6 +409,7 @@ def _progress(name: str, total: int | None) -> Iterator[Callable[[int], None]]:
     if not sys.stderr.isatty():
         yield lambda n: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress(
@@ -264,6 +417,7 @@ def _progress(name: str, total: int | None) -> Iterator[Callable[[int], None]]:
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        console=Console(stderr=True),
         transient=True,
     ) as progress:
         task = progress.add_task(name, total=total)
@@ -275,3 +429,131 @@ def fetch_weights(
 ) -> list[Path]:
     """Every weight file of a manifest, downloaded and verified, in load order."""
     return [fetch(manifest, r, base_dir, notify) for r in manifest.weight_resources()]
+
+
+# -- verifying and removing cached files -------------------------------------------------------
+
+VerifyStatus = Literal["ok", "mismatch", "missing", "unknown"]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    filename: str
+    status: VerifyStatus
+    path: Path | None
+    expected: str | None
+    actual: str | None
+
+    def line(self, identifier: str) -> str:
+        where = str(self.path) if self.path else self.filename
+        if self.status == "ok":
+            return f"ok        {identifier}  {where}  sha256 {self.actual}"
+        if self.status == "mismatch":
+            return f"MISMATCH  {identifier}  {where}  expected {self.expected}, got {self.actual}"
+        if self.status == "missing":
+            return f"missing   {identifier}  {self.filename} (not cached)"
+        return f"unknown   {identifier}  {where}  sha256 {self.actual} (no digest to compare)"
+
+
+def verify_cached(manifest: Manifest, base_dir: Path | None = None) -> list[VerifyResult]:
+    """Re-hash every cached weight file against the manifest's or the recorded digest."""
+    results = []
+    for resource in manifest.weight_resources():
+        path = cached_path(manifest, resource, base_dir)
+        expected = expected_digest(manifest, resource)
+        if path is None:
+            results.append(VerifyResult(resource.filename, "missing", None, expected, None))
+            continue
+        if expected is None and isinstance(resource, HfResource):
+            expected = lfs_sha256(path)
+        actual = sha256_of(path)
+        status: VerifyStatus = (
+            "unknown" if expected is None else ("ok" if actual == expected else "mismatch")
+        )
+        results.append(VerifyResult(resource.filename, status, path, expected, actual))
+    return results
+
+
+def _hf_blob(path: Path) -> Path:
+    """The blob a snapshot entry points to (itself when the cache has no symlinks)."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def hf_blobs_in_use(manifests: list[tuple[Manifest, Path | None]]) -> dict[Path, str]:
+    """Blob → identifier, for the HF files of these manifests that are cached."""
+    used: dict[Path, str] = {}
+    for manifest, base_dir in manifests:
+        for resource in manifest.weight_resources():
+            if isinstance(resource, HfResource):
+                path = cached_path(manifest, resource, base_dir)
+                if path is not None:
+                    used.setdefault(_hf_blob(path), manifest.identifier)
+    return used
+
+
+def remove_cached(
+    manifest: Manifest,
+    base_dir: Path | None = None,
+    in_use: dict[Path, str] | None = None,
+) -> list[str]:
+    """Delete the cached files of one model; one message per file.
+
+    HF files: the snapshot entry of the pinned revision, and its blob unless another model
+    (`in_use`: blob → identifier) or another snapshot of the cache still points to it.
+    URL files: the file (and a partial download) in splifft's cache. Local files are never deleted.
+    """
+    in_use = in_use or {}
+    messages = []
+    for resource in manifest.resources:
+        if isinstance(resource, LocalResource):
+            messages.append(f"kept {_local_path(resource, base_dir)} (a local file, not a cache)")
+            continue
+        if isinstance(resource, UrlResource):
+            target = url_cache_path(manifest, resource)
+            part = target.with_name(target.name + ".part")
+            removed = [p for p in (target, part) if p.exists()]
+            for p in removed:
+                p.unlink()
+            target.with_name(target.name + ".lock").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
+            messages.extend(f"removed {p}" for p in removed)
+            if not removed:
+                messages.append(f"{resource.filename}: not cached")
+            continue
+        path = cached_path(manifest, resource, base_dir)
+        if path is None:
+            messages.append(f"{resource.filename}: not cached")
+            continue
+        blob = _hf_blob(path)
+        other = in_use.get(blob)
+        if other is not None and other != manifest.identifier:
+            messages.append(f"kept {path} (also used by model {other!r})")
+            continue
+        path.unlink()
+        _prune_empty_dirs(path.parent, stop=hf_cache_dir())
+        if blob != path and blob.exists():
+            repo_dir = blob.parent.parent
+            if _blob_referenced(repo_dir / "snapshots", blob):
+                messages.append(f"removed {path} (blob kept: another revision uses it)")
+                continue
+            blob.unlink()
+        messages.append(f"removed {path}")
+    return messages
+
+
+def _blob_referenced(snapshots: Path, blob: Path) -> bool:
+    if not snapshots.is_dir():
+        return False
+    return any(p.is_symlink() and p.resolve() == blob for p in snapshots.rglob("*"))
+
+
+def _prune_empty_dirs(folder: Path, stop: Path) -> None:
+    """Remove empty folders from `folder` upwards while inside a `snapshots` folder."""
+    current = folder
+    while current != stop and current.name != "snapshots" and current.is_dir():
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        current = current.parent

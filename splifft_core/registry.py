@@ -8,6 +8,7 @@ manifest with `"overrides": true`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,12 @@ class Registry:
             )
         return self.entries[identifier]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ManifestEntry]:
         return iter(sorted(self.entries.values(), key=lambda e: e.manifest.identifier))
+
+    def warnings(self) -> list[str]:
+        """Problems and conflicts, one line each (for `splifft ls` and friends)."""
+        return [*self.problems, *(self.conflicts[i] for i in sorted(self.conflicts))]
 
     def add(self, entry: ManifestEntry) -> None:
         ident = entry.manifest.identifier
@@ -63,10 +68,13 @@ class Registry:
         # Sources are added from the highest precedence down.
         if existing.source == "user" and existing.manifest.overrides:
             return
-        self.conflicts[ident] = (
-            f"model {ident!r} is defined twice: by {existing.source} manifest {existing.origin} "
-            f"and by {entry.source} manifest {entry.origin} (a user-local manifest may set "
-            '"overrides": true to replace another)'
+        self.conflicts.setdefault(
+            ident,
+            (
+                f"model {ident!r} is defined twice: by {existing.source} manifest {existing.origin} "
+                f"and by {entry.source} manifest {entry.origin} (a user-local manifest may set "
+                '"overrides": true to replace another)'
+            ),
         )
 
 

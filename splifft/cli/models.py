@@ -1,0 +1,409 @@
+"""Model management: `ls`, `info`, `pull`, `rm`, `verify`, `import-msst`.
+
+`ls` and `info` never import torch: they read manifests, the plugin host and the caches only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from splifft_core.plugins import PluginHost
+    from splifft_core.registry import ManifestEntry, Registry
+
+
+def add_parser(subparsers: Any) -> None:
+    ls = subparsers.add_parser(
+        "ls",
+        help="list models",
+        description="List models. Without --all: the models whose plugin is installed, and the "
+        "models with weights in the cache. Cached means every weight file is present locally "
+        "(models without weights count as cached).",
+    )
+    ls.add_argument("--all", action="store_true", help="every known manifest")
+    ls.add_argument("--stem", help="only models that output this stem (derived stems included)")
+    ls.add_argument("--arch", help="only models of this architecture")
+    ls.add_argument("--json", action="store_true", help="print a JSON array")
+    ls.set_defaults(handler=run_ls)
+
+    info = subparsers.add_parser(
+        "info",
+        help="show a model's manifest, sources, digests and cache state",
+        description="Show where a model's files come from, their sha256, license, stems, "
+        "params, inference defaults, metrics, the plugin it needs and where it is cached.",
+    )
+    info.add_argument("model", metavar="ID", help="model identifier or manifest JSON file")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=run_info)
+
+    pull = subparsers.add_parser(
+        "pull",
+        help="download and verify models' weights",
+        description="Download (or find in the cache) and verify the weight files of models. "
+        "Hub files go to the Hugging Face cache, URL files to splifft's cache.",
+    )
+    pull.add_argument("models", nargs="+", metavar="ID", help="model identifiers")
+    pull.set_defaults(handler=run_pull)
+
+    rm = subparsers.add_parser(
+        "rm",
+        help="delete models' cached weights",
+        description="Delete the cached weight files of models. A Hub file shared with another "
+        "known model is kept. Local checkpoints of imported models are never deleted. Digests "
+        "recorded for manifests without sha256 are kept, so a re-download is checked against them.",
+    )
+    rm.add_argument("models", nargs="+", metavar="ID", help="model identifiers")
+    rm.set_defaults(handler=run_rm)
+
+    verify = subparsers.add_parser(
+        "verify",
+        help="re-hash cached weights against their digests",
+        description="Re-hash cached weight files against the manifest's sha256 (or the digest "
+        "recorded on first download), one line per file. Exit status 1 on a mismatch, or when "
+        "a named model's file is not cached.",
+    )
+    verify.add_argument(
+        "models", nargs="*", metavar="ID", help="models (default: every cached one)"
+    )
+    verify.set_defaults(handler=run_verify)
+
+    imp = subparsers.add_parser(
+        "import-msst",
+        help="turn a Music-Source-Separation-Training config + checkpoint into a model",
+        description="Write a user-local manifest for a Music-Source-Separation-Training (ZFTurbo) "
+        "yaml config and its checkpoint; then `splifft run -m ID` uses it. The architecture is "
+        "inferred from the config's keys, or given with --model-type.",
+    )
+    imp.add_argument("config", type=Path, metavar="CONFIG.yaml", help="the MSST yaml config")
+    imp.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="the trained weights")
+    imp.add_argument("--id", dest="identifier", help="identifier (default: ARCH-custom-NAME)")
+    imp.add_argument(
+        "--model-type",
+        help="MSST model type: bs_roformer, mel_band_roformer, mdx23c, scnet, htdemucs, …",
+    )
+    imp.add_argument("--force", action="store_true", help="replace an earlier import")
+    imp.set_defaults(handler=run_import_msst)
+
+
+def _warn(message: str) -> None:
+    print(f"splifft: warning: {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Context:
+    host: PluginHost
+    registry: Registry
+    architectures: set[str]
+    distributions: dict[str, str | None]
+    """Architecture → the distribution of the plugin that provides it."""
+
+
+def _context(warn: bool = True) -> Context:
+    from splifft_core.plugins import get_host
+    from splifft_core.registry import load_registry
+
+    host = get_host()
+    registry = load_registry(host)
+    providers = host.architecture_providers()
+    by_plugin = {p.name: p.distribution or p.name for p in host.plugins}
+    if warn:
+        for failure in host.failures:
+            _warn(failure.describe())
+        for line in registry.warnings():
+            _warn(line)
+    return Context(
+        host,
+        registry,
+        set(providers),
+        {arch: by_plugin.get(plugin, plugin) for arch, plugin in providers.items()},
+    )
+
+
+def _plugin_of(entry: ManifestEntry, ctx: Context) -> str | None:
+    return entry.manifest.plugin or ctx.distributions.get(entry.manifest.architecture)
+
+
+def model_row(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
+    from splifft_core.hub import resource_states
+
+    manifest = entry.manifest
+    states = resource_states(manifest, entry.base_dir)
+    sizes = [s.size for s in states]
+    return {
+        "identifier": manifest.identifier,
+        "architecture": manifest.architecture,
+        "stems": manifest.all_stems,
+        "model_stems": list(manifest.stems),
+        "derived_stems": list(manifest.derived_stems),
+        "cached": all(s.path is not None for s in states),
+        "has_weights": bool(states),
+        "size": sum(s for s in sizes if s is not None) if sizes and None not in sizes else None,
+        "metrics": manifest.metrics,
+        "plugin": _plugin_of(entry, ctx),
+        "plugin_installed": manifest.architecture in ctx.architectures,
+        "source": entry.source,
+        "license": manifest.license,
+        "description": manifest.description,
+    }
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _metrics_text(metrics: dict[str, dict[str, float]]) -> str:
+    return ", ".join(
+        f"{stem} {name} {value:g}"
+        for stem, values in metrics.items()
+        for name, value in values.items()
+    )
+
+
+def _sdr_text(metrics: dict[str, dict[str, float]]) -> str:
+    return ", ".join(
+        f"{stem} {values['sdr']:g}" for stem, values in metrics.items() if "sdr" in values
+    )
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    ctx = _context()
+    rows = []
+    for entry in ctx.registry:
+        m = entry.manifest
+        if args.arch and m.architecture != args.arch:
+            continue
+        if args.stem and args.stem not in m.all_stems:
+            continue
+        row = model_row(entry, ctx)
+        if not args.all and not (row["plugin_installed"] or (row["has_weights"] and row["cached"])):
+            continue
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        hint = "" if args.all else " (`splifft ls --all` lists every known model)"
+        print(f"no models{hint}", file=sys.stderr)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} model{'' if len(rows) == 1 else 's'}")
+    table.add_column("model", no_wrap=True)
+    table.add_column("stems")
+    table.add_column("cached")
+    table.add_column("size", justify="right")
+    table.add_column("sdr")
+    table.add_column("plugin")
+    for row in rows:
+        plugin = row["plugin"] or row["architecture"]
+        short = plugin.removeprefix("splifft-plugin-")
+        table.add_row(
+            row["identifier"],
+            ", ".join(row["stems"]),
+            "yes" if row["cached"] else "no",
+            human_size(row["size"]),
+            _sdr_text(row["metrics"]) or "-",
+            short if row["plugin_installed"] else f"{short} (missing)",
+        )
+    Console().print(table)
+    return 0
+
+
+def _entry(ctx: Context, model: str) -> ManifestEntry:
+    from splifft_core.registry import resolve_manifest
+
+    if model.endswith(".json") or Path(model).is_file():
+        return resolve_manifest(model, ctx.host)
+    return ctx.registry.get(model)
+
+
+def info_dict(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
+    from splifft_core.hub import resource_states
+
+    manifest = entry.manifest
+    files = []
+    for state in resource_states(manifest, entry.base_dir):
+        raw = state.resource.model_dump(mode="json", exclude_none=True)
+        raw.update(
+            {
+                "filename": state.resource.filename,
+                "source": state.source,
+                "sha256": state.sha256,
+                "sha256_origin": state.sha256_origin,
+                "size": state.size,
+                "cached": state.path is not None,
+                "path": str(state.path) if state.path else None,
+            }
+        )
+        files.append(raw)
+    return {
+        "identifier": manifest.identifier,
+        "architecture": manifest.architecture,
+        "description": manifest.description,
+        "manifest": {"source": entry.source, "origin": entry.origin},
+        "plugin": _plugin_of(entry, ctx),
+        "plugin_installed": manifest.architecture in ctx.architectures,
+        "license": manifest.license,
+        "authors": manifest.authors,
+        "stems": manifest.all_stems,
+        "model_stems": list(manifest.stems),
+        "derived_stems": {k: v.model_dump() for k, v in manifest.derived_stems.items()},
+        "sample_rate": manifest.sample_rate,
+        "channels": manifest.channels,
+        "params": manifest.params,
+        "inference": manifest.inference.model_dump(mode="json"),
+        "metrics": manifest.metrics,
+        "links": manifest.links.model_dump(exclude_none=True),
+        "files": files,
+        "cached": all(f["cached"] for f in files),
+    }
+
+
+def run_info(args: argparse.Namespace) -> int:
+    ctx = _context(warn=False)
+    data = info_dict(_entry(ctx, args.model), ctx)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    plugin = data["plugin"] or f"a plugin providing {data['architecture']!r}"
+    state = "installed" if data["plugin_installed"] else f"NOT installed: pip install {plugin}"
+    lines = [
+        f"{data['identifier']}",
+        f"  architecture: {data['architecture']}",
+        f"  plugin:       {plugin} ({state})",
+        f"  manifest:     {data['manifest']['source']} ({data['manifest']['origin']})",
+        f"  license:      {data['license'] or 'unknown'}",
+        f"  authors:      {', '.join(data['authors']) or '-'}",
+        f"  stems:        {', '.join(data['model_stems'])}",
+    ]
+    if data["derived_stems"]:
+        lines.append(f"  derived:      {', '.join(data['derived_stems'])}")
+    lines += [
+        f"  sample rate:  {data['sample_rate']} Hz, {data['channels']} channels",
+        "  inference:    "
+        + ", ".join(f"{k}={v}" for k, v in data["inference"].items() if v is not None),
+        f"  params:       {json.dumps(data['params'])}",
+    ]
+    if data["metrics"]:
+        lines.append(f"  metrics:      {_metrics_text(data['metrics'])}")
+    for key, link in data["links"].items():
+        lines.append(f"  {key + ':':<13} {link}")
+    if data["description"]:
+        lines.append(f"  description:  {data['description']}")
+    if not data["files"]:
+        lines.append("  files:        none (no weights)")
+    for f in data["files"]:
+        digest = f["sha256"] or "unknown"
+        if f["sha256_origin"] == "recorded":
+            digest += " (recorded on first download)"
+        elif f["sha256_origin"] == "hub":
+            digest += " (the Hub's LFS digest)"
+        lines += [
+            f"  file:         {f['filename']} ({human_size(f['size'])})",
+            f"    source:     {f['source']}",
+            f"    sha256:     {digest}",
+            f"    cached:     {f['path'] or 'no (`splifft pull ' + data['identifier'] + '`)'}",
+        ]
+    print("\n".join(lines))
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from splifft_core import hub
+    from splifft_core.errors import SplifftError
+
+    ctx = _context(warn=False)
+    failures = 0
+    for model in dict.fromkeys(args.models):
+        try:
+            entry = _entry(ctx, model)
+            manifest = entry.manifest
+            if manifest.architecture not in ctx.architectures:
+                plugin = _plugin_of(entry, ctx) or f"a plugin providing {manifest.architecture!r}"
+                _warn(f"{manifest.identifier}: {plugin} is not installed (pip install {plugin})")
+            if not manifest.weight_resources():
+                print(f"{manifest.identifier}: no weights to download")
+                continue
+            for path in hub.fetch_weights(manifest, entry.base_dir):
+                print(f"{manifest.identifier}: {path}")
+        except SplifftError as exc:
+            if len(args.models) == 1:
+                raise
+            print(f"splifft: error: {exc}", file=sys.stderr)
+            failures += 1
+    return 1 if failures else 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    from splifft_core import hub
+
+    ctx = _context(warn=False)
+    entries = [_entry(ctx, m) for m in dict.fromkeys(args.models)]
+    removing = {e.manifest.identifier for e in entries}
+    others = [
+        (e.manifest, e.base_dir) for e in ctx.registry if e.manifest.identifier not in removing
+    ]
+    in_use = hub.hf_blobs_in_use(others)
+    for entry in entries:
+        if not entry.manifest.resources:
+            print(f"{entry.manifest.identifier}: no weights")
+            continue
+        for message in hub.remove_cached(entry.manifest, entry.base_dir, in_use):
+            print(f"{entry.manifest.identifier}: {message}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from splifft_core import hub
+
+    ctx = _context(warn=False)
+    explicit = bool(args.models)
+    entries = [_entry(ctx, m) for m in dict.fromkeys(args.models)] or list(ctx.registry)
+    bad = False
+    checked = 0
+    for entry in entries:
+        results = hub.verify_cached(entry.manifest, entry.base_dir)
+        if not explicit and all(r.status == "missing" for r in results):
+            continue
+        if explicit and not results:
+            print(f"no weights  {entry.manifest.identifier}")
+        for result in results:
+            checked += 1
+            print(result.line(entry.manifest.identifier))
+            if result.status == "mismatch" or (explicit and result.status == "missing"):
+                bad = True
+    if not explicit and checked == 0:
+        print("no cached model files to verify", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def run_import_msst(args: argparse.Namespace) -> int:
+    from splifft_core.msst import import_msst
+
+    result = import_msst(
+        args.config,
+        args.checkpoint,
+        identifier=args.identifier,
+        model_type=args.model_type,
+        force=args.force,
+    )
+    manifest = result.manifest
+    print(f"wrote {result.path}")
+    print(
+        f"{manifest.identifier}: {manifest.architecture}, stems {', '.join(manifest.all_stems)}, "
+        f"{manifest.sample_rate} Hz; run it with `splifft run SONG -m {manifest.identifier}`"
+    )
+    return 0

@@ -1,0 +1,273 @@
+"""`splifft import-msst`: a Music-Source-Separation-Training yaml + checkpoint → a user-local manifest.
+
+The yaml is loaded safely: plain YAML plus `!!python/tuple` (MSST configs use it); any other
+Python tag is refused. The architecture comes from `--model-type` (MSST's own names) or, without
+it, from the one installed converter (`ArchitectureSpec.msst_import`) that accepts the config.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from pydantic import ValidationError
+
+from splifft_core import paths
+from splifft_core.errors import ManifestError, ModelNotFoundError, MsstConfigError
+from splifft_core.manifest import IDENTIFIER_PATTERN, InferenceDefaults, Manifest
+from splifft_core.models import ArchitectureSpec, ModelParamsLike, resolve
+from splifft_core.plugins import PluginHost, get_host
+
+
+class MsstYamlLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that also builds `!!python/tuple` as a tuple, and nothing else from Python."""
+
+
+def _construct_tuple(loader: MsstYamlLoader, node: yaml.Node) -> tuple[Any, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, "!!python/tuple must tag a sequence", node.start_mark
+        )
+    return tuple(loader.construct_sequence(node, deep=True))
+
+
+MsstYamlLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tuple)
+
+
+def load_msst_yaml(path: Path) -> dict[str, Any]:
+    """The config as a dict; a one-line `MsstConfigError` for unreadable or unsafe yaml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MsstConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise MsstConfigError(f"{path}: config is not UTF-8 text") from None
+    try:
+        data = yaml.load(text, Loader=MsstYamlLoader)  # a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        tag = re.search(r"tag '([^']+)'", str(exc.problem or ""))
+        what = f"tag {tag.group(1)!r}" if tag else " ".join(str(exc.problem or exc).split())
+        raise MsstConfigError(
+            f"{path}{where}: refusing to construct {what}: only plain YAML and !!python/tuple "
+            "are allowed"
+        ) from None
+    except yaml.YAMLError as exc:
+        message = " ".join(str(exc).split())
+        raise MsstConfigError(f"{path}: not valid YAML ({message})") from None
+    if not isinstance(data, dict):
+        raise MsstConfigError(f"{path}: expected a mapping at the top level of the config")
+    return data
+
+
+@dataclass(frozen=True)
+class Conversion:
+    spec: ArchitectureSpec
+    params: dict[str, Any]
+    inference: dict[str, Any]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _convert(spec: ArchitectureSpec, config: dict[str, Any]) -> Conversion:
+    """Run one converter; its own complaint or a malformed result is a `MsstConfigError`."""
+    assert spec.msst_import is not None
+    try:
+        result = resolve(spec.msst_import)(copy.deepcopy(config))
+    except MsstConfigError:
+        raise
+    except Exception as exc:  # a converter bug must not hide the others' answers
+        raise MsstConfigError(
+            f"converter failed ({type(exc).__name__}: {_one_line(exc)})"
+        ) from None
+    if not isinstance(result, dict) or not isinstance(result.get("params"), dict):
+        raise MsstConfigError("converter returned no 'params' mapping")
+    inference = result.get("inference") or {}
+    if not isinstance(inference, dict):
+        raise MsstConfigError("converter returned a non-mapping 'inference'")
+    try:
+        spec.parse_params(result["params"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "params"
+        raise MsstConfigError(f"converted params are invalid: {loc}: {first['msg']}") from None
+    return Conversion(spec, dict(result["params"]), dict(inference))
+
+
+def infer_architecture(
+    config: dict[str, Any], model_type: str | None = None, host: PluginHost | None = None
+) -> Conversion:
+    """The conversion of `config` by the one installed architecture that takes it."""
+    host = host or get_host()
+    importers = [s for s in host.architectures().values() if s.msst_import]
+    if not importers:
+        raise MsstConfigError(
+            "no installed plugin imports MSST configs (install e.g. splifft-plugin-roformer)"
+        )
+    if model_type is not None:
+        chosen = [s for s in importers if model_type in s.msst_model_types]
+        if not chosen:
+            known = sorted({t for s in importers for t in s.msst_model_types})
+            raise MsstConfigError(
+                f"no installed plugin imports MSST model type {model_type!r} "
+                f"(known: {', '.join(known) or 'none'})"
+            )
+        importers = chosen
+    accepted: list[Conversion] = []
+    complaints: list[str] = []
+    for spec in sorted(importers, key=lambda s: s.name):
+        try:
+            accepted.append(_convert(spec, config))
+        except MsstConfigError as exc:
+            complaints.append(f"{spec.name}: {_one_line(exc)}")
+    if len(accepted) == 1:
+        return accepted[0]
+    if accepted:
+        names = ", ".join(
+            f"{c.spec.name} (--model-type {'/'.join(c.spec.msst_model_types) or '?'})"
+            for c in accepted
+        )
+        raise MsstConfigError(f"the config fits several architectures: {names}; pass --model-type")
+    if model_type is not None:
+        raise MsstConfigError(f"cannot import as {model_type!r}: " + "; ".join(complaints))
+    raise MsstConfigError(
+        "no installed architecture accepts this config (pass --model-type to pick one): "
+        + " | ".join(complaints)
+    )
+
+
+def sanitize_part(text: str) -> str:
+    """A lowercase identifier part: `[a-z0-9_]`, starting with a letter or digit."""
+    part = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return part or "model"
+
+
+def default_identifier(architecture: str, checkpoint: Path) -> str:
+    return f"{architecture}-custom-{sanitize_part(checkpoint.stem)}"
+
+
+def _inference_defaults(values: dict[str, Any], identifier: str) -> dict[str, Any]:
+    known = {k: v for k, v in values.items() if k in InferenceDefaults.model_fields}
+    cleaned = {k: v for k, v in known.items() if v is not None}
+    try:
+        InferenceDefaults.model_validate(cleaned)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise MsstConfigError(
+            f"{identifier}: imported inference setting {loc}: {first['msg']}"
+        ) from None
+    return cleaned
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    manifest: Manifest
+    path: Path
+
+
+def import_msst(
+    config_path: Path,
+    checkpoint: Path,
+    *,
+    identifier: str | None = None,
+    model_type: str | None = None,
+    force: bool = False,
+    host: PluginHost | None = None,
+) -> ImportResult:
+    """Write `{data_dir}/manifests/{identifier}.json` for an MSST config and checkpoint."""
+    from splifft_core.hub import sha256_of
+    from splifft_core.registry import load_registry
+
+    host = host or get_host()
+    checkpoint = checkpoint.expanduser().resolve()
+    if not checkpoint.is_file():
+        raise MsstConfigError(f"{checkpoint}: checkpoint file not found")
+    config = load_msst_yaml(config_path)
+    try:
+        conversion = infer_architecture(config, model_type, host)
+    except MsstConfigError as exc:
+        raise MsstConfigError(f"{config_path}: {exc}") from None
+    spec = conversion.spec
+    params = cast(ModelParamsLike, spec.parse_params(conversion.params))
+    ident = identifier or default_identifier(spec.name, checkpoint)
+    if not re.match(IDENTIFIER_PATTERN, ident) or not ident.startswith(spec.name + "-"):
+        raise ManifestError(
+            f"identifier {ident!r} must look like '{spec.name}-AUTHOR-NAME' (lowercase letters, "
+            "digits and underscores, hyphens between the three parts)"
+        )
+    target = paths.user_manifests_dir() / f"{ident}.json"
+    registry = load_registry(host)
+    try:
+        existing = registry.get(ident)
+    except (ModelNotFoundError, ManifestError):
+        existing = None
+    if existing is not None and not (force and existing.source == "user"):
+        hint = " (pass --force to replace it)" if existing.source == "user" else ""
+        raise ManifestError(
+            f"model {ident!r} already exists ({existing.source} manifest {existing.origin}); "
+            f"choose another --id{hint}"
+        )
+    if target.exists() and not force:
+        raise ManifestError(f"{target} already exists (pass --force to replace it)")
+
+    stems = [str(s) for s in params.output_stem_names]
+    raw: dict[str, Any] = {
+        "identifier": ident,
+        "architecture": spec.name,
+        "plugin": _distribution_of(spec.name, host),
+        "params": json.loads(json.dumps(conversion.params)),
+        "stems": stems,
+        "sample_rate": int(params.sample_rate),
+        "channels": int(params.audio_channels),
+        "resources": [
+            {
+                "kind": "local",
+                "path": str(checkpoint),
+                "sha256": sha256_of(checkpoint),
+                "size": checkpoint.stat().st_size,
+            }
+        ],
+        "authors": [],
+        "description": f"Imported with `splifft import-msst` from {config_path.resolve()}.",
+        "inference": _inference_defaults(conversion.inference, ident),
+    }
+    if "vocals" in stems and not {"instrum", "instrumental"} & set(stems):
+        raw["derived_stems"] = {"instrum": {"plus": ["mixture"], "minus": ["vocals"]}}
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "manifest"
+        raise ManifestError(f"imported manifest {ident!r}: {loc}: {first['msg']}") from None
+    data = manifest.model_dump(mode="json", exclude_none=True)
+    data["params"] = raw["params"]  # `None` may be a meaningful param value: keep it
+    _write_json(target, data)
+    return ImportResult(manifest, target)
+
+
+def _distribution_of(architecture: str, host: PluginHost) -> str | None:
+    plugin_name = host.architecture_providers().get(architecture)
+    for info in host.plugins:
+        if info.name == plugin_name:
+            return info.distribution
+    return None
+
+
+def _write_json(target: Path, data: dict[str, Any]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, target)
