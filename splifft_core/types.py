@@ -48,7 +48,7 @@ HopSize: TypeAlias = Gt0
 """The step size, in samples, between the start of consecutive chunks.
 
 To avoid artifacts at the edges of chunks, we process them with overlap. The hop size is the
-distance we "slide" the chunking window forward. `ChunkSize < HopSize` implies overlap and the
+distance we "slide" the chunking window forward. `HopSize < ChunkSize` implies overlap and the
 overlap amount is `ChunkSize - HopSize`.
 """
 

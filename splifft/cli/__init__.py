@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from splifft_core import __version__
 from splifft_core.errors import SplifftError
 
-SUBCOMMANDS = ("run", "plugins", "models", "config", "eval")
+SUBCOMMANDS = ("run", "plugins", "models", "config", "eval", "new_plugin")
 """Modules of `splifft.cli` that register subcommands, in help order."""
 
 
