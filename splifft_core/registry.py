@@ -68,6 +68,10 @@ class Registry:
         # Sources are added from the highest precedence down.
         if existing.source == "user" and existing.manifest.overrides:
             return
+        if existing.manifest == entry.manifest:
+            # The same manifest from two places (a first-party plugin's manifest also ships in
+            # the built-in catalogue, so the model is listed while the plugin is absent).
+            return
         self.conflicts.setdefault(
             ident,
             (
@@ -84,6 +88,17 @@ def builtin_registry_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "registry"
+
+
+def builtin_manifest_files() -> list[Path]:
+    """The built-in catalogue: `registry/**/*.json`, plus, in a source checkout, the manifests
+    of the first-party plugins under `plugins/` (wheels carry those inside `_registry/`)."""
+    files = _json_files(builtin_registry_dir(), recursive=True)
+    checkout_plugins = Path(__file__).resolve().parent.parent / "plugins"
+    if not Path(__file__).with_name("_registry").is_dir() and checkout_plugins.is_dir():
+        for folder in sorted(checkout_plugins.glob("splifft-plugin-*/splifft_plugin_*/manifests")):
+            files.extend(_json_files(folder))
+    return files
 
 
 def parse_manifests(raw: Any, origin: str) -> list[Manifest]:
@@ -113,10 +128,11 @@ def read_manifest_file(path: Path) -> list[Manifest]:
     return parse_manifests(raw, str(path))
 
 
-def _json_files(folder: Path) -> list[Path]:
+def _json_files(folder: Path, recursive: bool = False) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(".schema.json"))
+    found = folder.rglob("*.json") if recursive else folder.glob("*.json")
+    return sorted(p for p in found if not p.name.endswith(".schema.json"))
 
 
 def load_registry(host: PluginHost | None = None) -> Registry:
@@ -149,7 +165,7 @@ def load_registry(host: PluginHost | None = None) -> Registry:
                 take(parse_manifests(item, origin), "plugin", origin, None)
         except ManifestError as exc:
             registry.problems.append(str(exc))
-    for path in _json_files(builtin_registry_dir()):
+    for path in builtin_manifest_files():
         try:
             take(read_manifest_file(path), "builtin", str(path), None)
         except ManifestError as exc:

@@ -391,12 +391,10 @@ def _load_weights(
 ) -> None:
     if checkpoint is None:
         return
-    if spec.checkpoint_loader is not None:
+    if spec.checkpoint_loader is not None and not isinstance(checkpoint, Mapping):
         from splifft_core.models import resolve
 
         files = [Path(checkpoint)] if isinstance(checkpoint, str | Path) else checkpoint
-        if isinstance(files, Mapping):
-            raise CheckpointError(f"{identifier}: this architecture loads weights from files only")
         loader: Callable[[torch.nn.Module, BaseModel, list[Path]], None]
         loader = resolve(spec.checkpoint_loader)
         loader(network, params, [Path(p) for p in files])

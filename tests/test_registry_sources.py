@@ -84,14 +84,26 @@ def test_user_overrides_builtin(plugin_host: Callable[..., PluginHost]) -> None:
 def test_plugin_redefining_a_builtin_or_another_plugin_conflicts(
     plugin_host: Callable[..., PluginHost],
 ) -> None:
-    clash = plugin_with_manifests("clash", hpss_manifest())
-    twin = plugin_with_manifests("twin", identity_manifest("identity-test-gain", []))
+    clash = plugin_with_manifests("clash", hpss_manifest(description="another"))
+    twin = plugin_with_manifests(
+        "twin", {**identity_manifest("identity-test-gain", []), "description": "another"}
+    )
     host = plugin_host(identity, clash, twin)
     registry = load_registry(host)
     with pytest.raises(ManifestError, match=r"plugin clash and by builtin manifest"):
         registry.get(HPSS)
     with pytest.raises(ManifestError, match=r"plugin identity .* plugin twin"):
         registry.get("identity-test-gain")
+
+
+def test_an_identical_manifest_from_two_sources_is_one_model(
+    plugin_host: Callable[..., PluginHost],
+) -> None:
+    """A first-party plugin's manifest also ships in the built-in catalogue: not a conflict."""
+    host = plugin_host(plugin_with_manifests("same", hpss_manifest()))
+    registry = load_registry(host)
+    assert registry.get(HPSS).source == "plugin"
+    assert registry.conflicts == {}
 
 
 def test_a_plugin_cannot_override(plugin_host: Callable[..., PluginHost]) -> None:
@@ -178,7 +190,9 @@ def test_ls_filters_and_info(
     everything = listed("--all")
     assert everything["nothing-user-orphan"]["plugin_installed"] is False
     assert everything["nothing-user-orphan"]["plugin"] == "splifft-plugin-nothing"
-    assert set(listed("--all", "--stem", "instrum")) == {"identity-test-gain"}
+    with_instrum = listed("--all", "--stem", "instrum")
+    assert "identity-test-gain" in with_instrum and "nothing-user-orphan" not in with_instrum
+    assert all("instrum" in row["stems"] for row in with_instrum.values())
     assert set(listed("--all", "--arch", "nothing")) == {"nothing-user-orphan"}
     assert listed("--all", "--stem", "kazoo") == {}
 

@@ -1,0 +1,120 @@
+"""Import Music-Source-Separation-Training (MSST) `bs_roformer` / `mel_band_roformer` configs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from splifft_core.errors import MsstConfigError
+from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams
+
+AUDIO_KEYS_IGNORED = frozenset({"dim_f", "dim_t", "hop_length", "n_fft", "min_mean_abs"})
+"""`audio:` keys MSST reads for other architectures or for training only."""
+INFERENCE_KEYS_IGNORED = frozenset({"dim_t"})
+OUR_KEYS = frozenset({"chunk_size", "output_stem_names"})
+
+
+def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = config.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise MsstConfigError(f"MSST config: '{name}' must be a mapping")
+    return value
+
+
+def _stems(config: Mapping[str, Any], num_stems: int) -> list[str]:
+    training = _section(config, "training")
+    target = training.get("target_instrument")
+    instruments = list(training.get("instruments") or [])
+    if target:
+        if num_stems != 1:
+            raise MsstConfigError(
+                f"MSST config: target_instrument {target!r} set, but model.num_stems={num_stems}"
+            )
+        return [str(target)]
+    if len(instruments) != num_stems:
+        raise MsstConfigError(
+            f"MSST config: training.instruments {instruments} does not match "
+            f"model.num_stems={num_stems}"
+        )
+    return [str(i) for i in instruments]
+
+
+def _import(config: Mapping[str, Any], params_model: type[BaseModel]) -> dict[str, Any]:
+    model = dict(_section(config, "model"))
+    audio = _section(config, "audio")
+    inference = _section(config, "inference")
+    if not model:
+        raise MsstConfigError("MSST config: missing the 'model' section")
+    known = set(params_model.model_fields) - OUR_KEYS
+    unknown = sorted(set(model) - known)
+    if unknown:
+        raise MsstConfigError(
+            f"MSST config: model options {unknown} are not supported by {params_model.__name__}"
+        )
+    unknown_audio = sorted(
+        set(audio) - AUDIO_KEYS_IGNORED - {"chunk_size", "sample_rate", "num_channels"}
+    )
+    if unknown_audio:
+        raise MsstConfigError(f"MSST config: unknown audio options {unknown_audio}")
+    if "chunk_size" not in audio:
+        raise MsstConfigError("MSST config: missing audio.chunk_size")
+
+    params: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in model.items()}
+    params["chunk_size"] = audio["chunk_size"]
+    params["output_stem_names"] = _stems(config, int(model.get("num_stems", 1)))
+    sample_rate = audio.get("sample_rate", model.get("sample_rate"))
+    if sample_rate is not None:
+        if "sample_rate" in model and model["sample_rate"] != sample_rate:
+            raise MsstConfigError(
+                f"MSST config: audio.sample_rate={sample_rate} but "
+                f"model.sample_rate={model['sample_rate']}"
+            )
+        params["sample_rate"] = sample_rate
+    channels = audio.get("num_channels")
+    if channels is not None and channels != (2 if model.get("stereo", False) else 1):
+        raise MsstConfigError(
+            f"MSST config: audio.num_channels={channels} but model.stereo={model.get('stereo')}"
+        )
+    try:
+        params_model.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MsstConfigError(f"MSST config: model.{where}: {first['msg']}") from None
+
+    known_inference = {"batch_size", "num_overlap", "chunk_size", "normalize"}
+    unknown_inference = sorted(set(inference) - INFERENCE_KEYS_IGNORED - known_inference)
+    if unknown_inference:
+        raise MsstConfigError(f"MSST config: unknown inference options {unknown_inference}")
+    num_overlap = inference.get("num_overlap")
+    if num_overlap is not None and (not isinstance(num_overlap, int) or num_overlap < 1):
+        raise MsstConfigError(f"MSST config: inference.num_overlap must be >= 1, got {num_overlap}")
+    defaults: dict[str, Any] = {
+        # MSST's demix prefers inference.chunk_size over audio.chunk_size
+        "chunk_size": inference.get("chunk_size"),
+        # MSST steps by chunk_size // num_overlap
+        "overlap_ratio": None if num_overlap is None else 1.0 - 1.0 / num_overlap,
+        "batch_size": inference.get("batch_size"),
+        # reproduce MSST's demix: its chunk placement, edge handling and linear fades
+        "chunk_layout": "msst",
+        "window_shape": "linear_fade",
+    }
+    chunk = inference.get("chunk_size") or params.get("chunk_size")
+    if num_overlap is not None and isinstance(chunk, int):
+        defaults["hop_size"] = chunk // num_overlap
+    if "normalize" in inference:
+        # MSST normalizes the mixture by its mean and std, as our engine's `normalize` does
+        defaults["normalize"] = bool(inference["normalize"])
+    return {"params": params, "inference": defaults}
+
+
+def import_bs_roformer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """MSST `--model_type bs_roformer` config → our params and inference defaults."""
+    return _import(config, BSRoformerParams)
+
+
+def import_mel_band_roformer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """MSST `--model_type mel_band_roformer` config → our params and inference defaults."""
+    return _import(config, MelRoformerParams)

@@ -1,0 +1,498 @@
+"""BS-RoFormer and Mel-Band RoFormer networks: `(b, c, t)` → `(b, stems, c, t)`.
+
+Module names and nesting mirror Music-Source-Separation-Training's (MSST) so that community
+checkpoints load with `strict=True`. The math is the same; the per-band layers of the band split
+and of the mask estimators run as a few batched matmuls over groups of similar-sized, zero-padded
+bands instead of a Python loop over bands, and attention goes through
+`scaled_dot_product_attention`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams, _RoformerParams
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = dim**0.5
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = F.normalize(x, dim=-1) * self.scale * self.gamma
+        return out
+
+
+def _split_last(x: Tensor, *sizes: int) -> Tensor:
+    """Split the last axis into `sizes` (one may be -1)."""
+    return x.reshape(*x.shape[:-1], *sizes)
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding over interleaved feature pairs (`rotary-embedding-torch` 0.6)."""
+
+    def __init__(self, dim: int, theta: float = 10000.0) -> None:
+        super().__init__()
+        inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2)[: dim // 2].float() / dim))
+        # a frozen parameter, not a buffer: checkpoints carry it as `rotary_embed.freqs`
+        self.freqs = nn.Parameter(inv_freq, requires_grad=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Rotate `(..., seq, dim)` by position along `seq`."""
+        positions = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)
+        angles = torch.outer(positions, self.freqs.float())
+        # each feature pair (x1, x2) is a complex number rotated by its angle
+        rotation = torch.polar(torch.ones_like(angles), angles)
+        pairs = torch.view_as_complex(_split_last(x.float(), -1, 2))
+        return torch.view_as_real(pairs * rotation).flatten(-2).to(x.dtype)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        inner = int(dim * mult)
+        self.net = nn.Sequential(
+            RMSNorm(dim),
+            nn.Linear(dim, inner),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(inner, dim),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.net(x)
+        return out
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with rotary positions and a sigmoid gate per head."""
+
+    def __init__(
+        self, dim: int, heads: int, dim_head: int, dropout: float, rotary_embed: RotaryEmbedding
+    ) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        inner = heads * dim_head
+        self.norm = RMSNorm(dim)
+        self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
+        self.to_gates = nn.Linear(dim, heads)
+        self.to_out = nn.Sequential(nn.Linear(inner, dim, bias=False), nn.Dropout(dropout))
+        self.rotary_embed = rotary_embed
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(x)
+        q, k, v = _split_last(self.to_qkv(x), 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, k = self.rotary_embed(q), self.rotary_embed(k)
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0
+        )
+        gates = self.to_gates(x).transpose(-1, -2).unsqueeze(-1).sigmoid()
+        out = (out * gates).transpose(1, 2).flatten(-2)
+        result: Tensor = self.to_out(out)
+        return result
+
+
+class LinearAttention(nn.Module):
+    """Cross-covariance attention (El-Nouby et al., 2021): attends across features, not tokens."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float, scale: float = 8.0):
+        super().__init__()
+        self.heads = heads
+        self.scale = scale
+        self.dropout = dropout
+        inner = heads * dim_head
+        self.norm = RMSNorm(dim)
+        # index 0 of `to_out` (and 1 of `to_qkv`) held a weightless rearrange in the reference
+        self.to_qkv = nn.Sequential(nn.Linear(dim, inner * 3, bias=False))
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.to_out = nn.Sequential(nn.Identity(), nn.Linear(inner, dim, bias=False))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(x)
+        # (b, n, 3·h·d) → 3 × (b, h, d, n): the d features of each head are the "tokens"
+        q, k, v = _split_last(self.to_qkv(x), 3, self.heads, -1).permute(2, 0, 3, 4, 1)
+        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+        q = q * self.temperature.exp()
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, scale=self.scale
+        )
+        result: Tensor = self.to_out(out.permute(0, 3, 1, 2).flatten(-2))
+        return result
+
+
+class Transformer(nn.Module):
+    def __init__(
+        self,
+        *,
+        dim: int,
+        depth: int,
+        heads: int,
+        dim_head: int,
+        attn_dropout: float,
+        ff_dropout: float,
+        ff_mult: int = 4,
+        norm_output: bool,
+        rotary_embed: RotaryEmbedding | None = None,
+    ) -> None:
+        """Full attention with `rotary_embed`; linear attention without."""
+        super().__init__()
+        self.layers = nn.ModuleList()
+        for _ in range(depth):
+            attn: nn.Module
+            if rotary_embed is None:
+                attn = LinearAttention(dim, heads, dim_head, attn_dropout)
+            else:
+                attn = Attention(dim, heads, dim_head, attn_dropout, rotary_embed)
+            ff = FeedForward(dim, ff_mult, ff_dropout)
+            self.layers.append(nn.ModuleList([attn, ff]))
+        self.norm: nn.Module = RMSNorm(dim) if norm_output else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            attn, ff = cast(nn.ModuleList, layer)
+            x = attn(x) + x
+            x = ff(x) + x
+        out: Tensor = self.norm(x)
+        return out
+
+
+PADDING_WASTE = 0.25
+"""Bands whose sizes are within this fraction of each other share one zero-padded matmul."""
+
+
+def group_bands(sizes: Sequence[int], waste: float = PADDING_WASTE) -> list[tuple[int, ...]]:
+    """Partition band indices so that padding each band to its group's widest wastes little.
+
+    BS-RoFormer's bands come in a handful of sizes (one group each); Mel-Band RoFormer's grow
+    smoothly (a few groups, each padded by at most `waste`).
+    """
+    order = sorted(range(len(sizes)), key=lambda band: (-sizes[band], band))
+    groups: list[tuple[int, ...]] = []
+    current: list[int] = []
+    for band in order:
+        if current and sizes[band] < sizes[current[0]] * (1 - waste):
+            groups.append(tuple(sorted(current)))
+            current = []
+        current.append(band)
+    groups.append(tuple(sorted(current)))
+    return groups
+
+
+class _Grouped(nn.Module):
+    """Index buffers shared by the band split and the mask estimators."""
+
+    band_order: Tensor
+
+    def __init__(self, dim_inputs: Sequence[int]) -> None:
+        super().__init__()
+        self.dim_inputs = tuple(dim_inputs)
+        self.groups = group_bands(self.dim_inputs)
+        self.widths = [max(self.dim_inputs[b] for b in group) for group in self.groups]
+        for i, group in enumerate(self.groups):
+            self.register_buffer(f"group_{i}", torch.tensor(group), False)
+        # bands come out of the groups concatenated; this puts them back in order
+        concatenated = [band for group in self.groups for band in group]
+        self.register_buffer("band_order", torch.tensor(concatenated).argsort(), False)
+
+    def group_index(self, i: int) -> Tensor:
+        index: Tensor = getattr(self, f"group_{i}")
+        return index
+
+
+def _linears(module: nn.Module) -> list[nn.Linear]:
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+class BandSplit(_Grouped):
+    """Per band: RMSNorm, then a linear map to `dim`; one batched matmul per band group."""
+
+    def __init__(self, dim: int, dim_inputs: Sequence[int]) -> None:
+        super().__init__(dim_inputs)
+        self.to_features = nn.ModuleList(
+            nn.Sequential(RMSNorm(d), nn.Linear(d, dim)) for d in self.dim_inputs
+        )
+        offsets = [0]
+        for d in self.dim_inputs:
+            offsets.append(offsets[-1] + d)
+        for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
+            # padding reads the zero column appended after the last input feature
+            index = torch.full((len(group), width), offsets[-1], dtype=torch.long)
+            for row, band in enumerate(group):
+                index[row, : self.dim_inputs[band]] = torch.arange(offsets[band], offsets[band + 1])
+            self.register_buffer(f"gather_{i}", index, False)
+            scale = torch.tensor([self.dim_inputs[b] ** 0.5 for b in group]).unsqueeze(-1)
+            self.register_buffer(f"scale_{i}", scale, False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """`(b, t, sum(dim_inputs))` → `(b, t, bands, dim)`."""
+        x = F.pad(x, (0, 1))
+        outs: list[Tensor] = []
+        for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
+            gammas: list[Tensor] = []
+            weights: list[Tensor] = []
+            biases: list[Tensor] = []
+            for band in group:
+                norm, linear = cast(nn.Sequential, self.to_features[band])
+                assert isinstance(norm, RMSNorm) and isinstance(linear, nn.Linear)
+                pad = width - linear.in_features
+                gammas.append(F.pad(norm.gamma, (0, pad)))
+                weights.append(F.pad(linear.weight, (0, pad)))
+                biases.append(linear.bias)
+            bands = x[..., getattr(self, f"gather_{i}")]  # (b, t, g, width)
+            bands = F.normalize(bands, dim=-1) * getattr(self, f"scale_{i}") * torch.stack(gammas)
+            out = torch.einsum("btgi,goi->btgo", bands, torch.stack(weights))
+            outs.append(out + torch.stack(biases))
+        return torch.cat(outs, dim=2)[:, :, self.band_order]
+
+
+class MaskEstimator(_Grouped):
+    """Per band: an MLP (tanh between layers) ending in a GLU.
+
+    The hidden layers have the same shape for every band and run as one batched matmul; the
+    last layer, whose width follows the band, runs once per band group.
+    """
+
+    valid_index: Tensor
+
+    def __init__(
+        self, dim: int, dim_inputs: Sequence[int], num_layers: int, mlp_expansion_factor: int
+    ) -> None:
+        super().__init__(dim_inputs)
+        hidden = dim * mlp_expansion_factor
+        dims = (dim, *(hidden,) * (num_layers - 1))
+        self.to_freqs = nn.ModuleList()
+        for d in self.dim_inputs:
+            mlp: list[nn.Module] = []
+            for i, (d_in, d_out) in enumerate(zip(dims, (*dims[1:], 2 * d), strict=True)):
+                mlp.append(nn.Linear(d_in, d_out))
+                if i < len(dims) - 1:
+                    mlp.append(nn.Tanh())
+            self.to_freqs.append(nn.Sequential(nn.Sequential(*mlp), nn.GLU(dim=-1)))
+        # where each band's mask values sit in the groups' concatenated, padded outputs
+        position: dict[int, int] = {}
+        offset = 0
+        for group, width in zip(self.groups, self.widths, strict=True):
+            for row, band in enumerate(group):
+                position[band] = offset + row * width
+            offset += len(group) * width
+        valid = [torch.arange(d) + position[band] for band, d in enumerate(self.dim_inputs)]
+        self.register_buffer("valid_index", torch.cat(valid), False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """`(b, t, bands, dim)` → `(b, t, sum(dim_inputs))`."""
+        mlps = [_linears(net) for net in self.to_freqs]
+        for layer in range(len(mlps[0]) - 1):
+            weight = torch.stack([mlp[layer].weight for mlp in mlps])
+            bias = torch.stack([mlp[layer].bias for mlp in mlps])
+            x = torch.tanh(torch.einsum("btni,noi->btno", x, weight) + bias)
+        outs: list[Tensor] = []
+        for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
+            # the last layer's rows are [value | gate]: pad each half to the group's width
+            weights: list[Tensor] = []
+            biases: list[Tensor] = []
+            for band in group:
+                last, d = mlps[band][-1], self.dim_inputs[band]
+                weight = last.weight.reshape(2, d, -1)
+                weights.append(F.pad(weight, (0, 0, 0, width - d)).flatten(0, 1))
+                biases.append(F.pad(last.bias.reshape(2, d), (0, width - d)).flatten())
+            bands = x.index_select(2, self.group_index(i))
+            out = torch.einsum("btgi,goi->btgo", bands, torch.stack(weights))
+            value, gate = _split_last(out + torch.stack(biases), 2, width).unbind(-2)
+            outs.append((value * gate.sigmoid()).flatten(-2))
+        selected: Tensor = torch.cat(outs, dim=-1)[..., self.valid_index]
+        return selected
+
+
+def mel_bands(sample_rate: int, n_fft: int, num_bands: int) -> np.ndarray:
+    """Which STFT bins each mel band covers: `(num_bands, n_fft // 2 + 1)` booleans.
+
+    The support of librosa's default (Slaney) mel filter bank, in float32 as librosa returns
+    it, with the first bin of the first band and the last bin of the last band forced on as the
+    reference implementation does.
+    """
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+
+    def hz_to_mel(hz: float) -> float:
+        if hz >= min_log_hz:
+            return min_log_mel + math.log(hz / min_log_hz) / logstep
+        return hz / f_sp
+
+    mels = np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), num_bands + 2)
+    mel_f = f_sp * mels
+    log_t = mels >= min_log_mel
+    mel_f[log_t] = min_log_hz * np.exp(logstep * (mels[log_t] - min_log_mel))
+    fft_freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    weights = np.zeros((num_bands, n_fft // 2 + 1), dtype=np.float32)
+    for i in range(num_bands):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    enorm = 2.0 / (mel_f[2 : num_bands + 2] - mel_f[:num_bands])
+    weights *= enorm[:, np.newaxis]
+    weights[0, 0] = 1.0
+    weights[-1, -1] = 1.0
+    support: np.ndarray = weights > 0
+    return support
+
+
+class Roformer(nn.Module):
+    """Shared body: STFT → band split → axial transformers → per-stem masks → ISTFT.
+
+    `band_indices` selects, for each band in order, its STFT bins (BS-RoFormer: each bin once,
+    in order; Mel-Band RoFormer: overlapping). Masks of bins covered by several bands are averaged.
+    """
+
+    window: Tensor
+    freq_indices: Tensor
+    bands_per_freq: Tensor
+
+    def __init__(
+        self,
+        params: _RoformerParams,
+        band_sizes: Sequence[int],
+        band_indices: Tensor,
+        *,
+        mel: bool,
+    ) -> None:
+        super().__init__()
+        self.params = params
+        self.channels = params.audio_channels
+        self.skip_connection = params.skip_connection
+        self.zero_dc = params.zero_dc
+        self.stft_kwargs = {
+            "n_fft": params.stft_n_fft,
+            "hop_length": params.stft_hop_length,
+            "win_length": params.stft_win_length,
+            "normalized": params.stft_normalized,
+        }
+        self.register_buffer("window", torch.hann_window(params.stft_win_length), False)
+
+        # bins are interleaved with channels ("(f s)"), then real/imag ("(f c)")
+        channels = self.channels
+        indices = (band_indices.unsqueeze(-1) * channels + torch.arange(channels)).flatten()
+        self.register_buffer("freq_indices", indices, False)
+        counts = torch.bincount(indices, minlength=params.num_freqs * channels)
+        # BS-RoFormer's bands take every bin once, in order: no gather, no mask averaging
+        self.overlapping = not torch.equal(indices, torch.arange(len(counts)))
+        if not bool((counts > 0).all()):
+            raise ValueError("the bands leave some frequency bins uncovered")
+        self.register_buffer("bands_per_freq", counts.float().unsqueeze(-1), False)
+        dim_inputs = [2 * size * channels for size in band_sizes]
+
+        def transformer(depth: int, rotary_embed: RotaryEmbedding | None) -> Transformer:
+            return Transformer(
+                dim=params.dim,
+                depth=depth,
+                heads=params.heads,
+                dim_head=params.dim_head,
+                attn_dropout=params.attn_dropout,
+                ff_dropout=params.ff_dropout,
+                # BS-RoFormer normalizes once after all blocks, Mel-Band RoFormer after each
+                norm_output=mel,
+                rotary_embed=rotary_embed,
+            )
+
+        # one rotary embedding for all time transformers, one for all frequency transformers
+        time_rotary = RotaryEmbedding(params.dim_head)
+        freq_rotary = RotaryEmbedding(params.dim_head)
+        self.layers = nn.ModuleList()
+        for _ in range(params.depth):
+            block: list[nn.Module] = []
+            if params.linear_transformer_depth > 0:
+                block.append(transformer(params.linear_transformer_depth, None))
+            block.append(transformer(params.time_transformer_depth, time_rotary))
+            block.append(transformer(params.freq_transformer_depth, freq_rotary))
+            self.layers.append(nn.ModuleList(block))
+        self.final_norm: nn.Module = nn.Identity() if mel else RMSNorm(params.dim)
+
+        self.band_split = BandSplit(params.dim, dim_inputs)
+        # MSST's mel variant gives its mask MLPs one more layer for the same `depth`
+        num_layers = params.mask_estimator_depth + (1 if mel else 0)
+        self.mask_estimators = nn.ModuleList(
+            MaskEstimator(params.dim, dim_inputs, num_layers, params.mlp_expansion_factor)
+            for _ in range(params.stems)
+        )
+        self.active_stems: tuple[int, ...] = tuple(range(params.stems))
+        """Indices of the mask estimators run by `forward` (see `select_stems`)."""
+
+    def forward(self, audio: Tensor) -> Tensor:
+        """`(b, c, t)` → `(b, len(active_stems), c, t)`."""
+        batch, channels, length = audio.shape
+        if channels != self.channels:
+            raise ValueError(f"expected {self.channels} audio channels, got {channels}")
+        spec = torch.stft(
+            audio.reshape(batch * channels, length).float(),
+            **self.stft_kwargs,  # type: ignore[arg-type]
+            window=self.window,
+            return_complex=True,
+        )
+        frames = spec.shape[-1]
+        # (b·c, f, t) → (b, f·c, t): bins interleaved with channels
+        spec = spec.reshape(batch, channels, -1, frames).transpose(1, 2).flatten(1, 2)
+
+        selected = spec[:, self.freq_indices] if self.overlapping else spec
+        x = torch.view_as_real(selected).permute(0, 2, 1, 3).flatten(2)  # (b, t, f·c·2)
+        x = self.band_split(x)
+
+        store: list[Tensor] = []
+        bands, dim = x.shape[2], x.shape[3]
+        for block in self.layers:
+            *linear, time, freq = cast(nn.ModuleList, block)
+            if linear:  # over all (frame, band) tokens at once
+                x = linear[0](x.flatten(1, 2)).reshape(batch, frames, bands, dim)
+            if self.skip_connection:
+                for previous in store:
+                    x = x + previous
+            x = time(x.transpose(1, 2).flatten(0, 1)).reshape(batch, bands, frames, dim)
+            x = freq(x.transpose(1, 2).flatten(0, 1)).reshape(batch, frames, bands, dim)
+            if self.skip_connection:
+                store.append(x)
+        x = self.final_norm(x)
+
+        masks = torch.stack([self.mask_estimators[i](x) for i in self.active_stems], dim=1)
+        masks = masks.float()  # under autocast: the complex math stays in float32
+        masks = torch.view_as_complex(_split_last(masks, -1, 2).transpose(2, 3).contiguous())
+        if self.overlapping:
+            summed = masks.new_zeros(*masks.shape[:2], spec.shape[1], frames)
+            summed.index_add_(2, self.freq_indices, masks)
+            masks = summed / self.bands_per_freq.clamp(min=1e-8)
+
+        out = spec.unsqueeze(1) * masks  # (b, s, f·c, t)
+        stems = out.shape[1]
+        out = out.reshape(batch, stems, -1, channels, frames).transpose(2, 3).flatten(0, 2)
+        if self.zero_dc:
+            out = out.index_fill(1, torch.tensor(0, device=out.device), 0.0)
+        recon = torch.istft(
+            out,
+            **self.stft_kwargs,  # type: ignore[arg-type]
+            window=self.window,
+            length=length,
+        )
+        return recon.reshape(batch, stems, channels, length)
+
+
+def build_bs_roformer(params: BSRoformerParams) -> Roformer:
+    sizes = params.freqs_per_bands
+    indices = torch.arange(sum(sizes))
+    return Roformer(params, sizes, indices, mel=False)
+
+
+def build_mel_roformer(params: MelRoformerParams) -> Roformer:
+    support = mel_bands(params.sample_rate, params.stft_n_fft, params.num_bands)
+    sizes = [int(n) for n in support.sum(axis=1)]
+    indices = torch.from_numpy(np.nonzero(support)[1]).long()
+    return Roformer(params, sizes, indices, mel=True)

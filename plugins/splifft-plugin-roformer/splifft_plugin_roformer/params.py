@@ -1,0 +1,154 @@
+"""BS-RoFormer and Mel-Band RoFormer hyperparameters (torch-free).
+
+Field names and defaults follow the `model:` section of Music-Source-Separation-Training (MSST)
+configs, so an MSST yaml maps one to one. Options that only shape training (dropout, the
+multi-resolution STFT loss, gradient checkpointing) are accepted and have no effect at inference.
+Options that would change the numbers and that we do not implement are rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from splifft_core.types import (
+    Channels,
+    ChunkSize,
+    Dropout,
+    FftSize,
+    Ge0,
+    Gt0,
+    ModelInputType,
+    ModelOutputStemName,
+    ModelOutputType,
+    SampleRate,
+)
+
+DEFAULT_FREQS_PER_BANDS: tuple[int, ...] = (
+    *(2,) * 24,
+    *(4,) * 12,
+    *(12,) * 8,
+    *(24,) * 8,
+    *(48,) * 8,
+    128,
+    129,
+)
+"""The BS-RoFormer paper's 62 bands for `n_fft = 2048` (1025 bins)."""
+
+
+class _RoformerParams(BaseModel):
+    """Options shared by both roformers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunk_size: ChunkSize
+    """Samples per chunk; MSST's `audio.chunk_size`."""
+    output_stem_names: tuple[ModelOutputStemName, ...] = Field(min_length=1)
+    """One name per mask estimator, in output order."""
+    sample_rate: SampleRate = 44100
+    dim: Gt0
+    depth: Gt0
+    stereo: bool = False
+    num_stems: Gt0 | None = None
+    """Must equal `len(output_stem_names)` when given."""
+    time_transformer_depth: Ge0 = 2
+    freq_transformer_depth: Ge0 = 2
+    linear_transformer_depth: Ge0 = 0
+    dim_head: Gt0 = 64
+    heads: Gt0 = 8
+    attn_dropout: Dropout = 0.0
+    ff_dropout: Dropout = 0.0
+    flash_attn: bool = True
+    """Accepted; attention always runs through `scaled_dot_product_attention`."""
+    sage_attention: bool = False
+    """Accepted; SageAttention approximates the same attention, which we compute exactly."""
+    dim_freqs_in: Gt0 = 1025
+    """Unused by the reference code either; kept so MSST configs validate."""
+    stft_n_fft: FftSize = 2048
+    stft_hop_length: Gt0 = 512
+    stft_win_length: Gt0 = 2048
+    stft_normalized: bool = False
+    zero_dc: bool = True
+    """Zero the DC bin of every separated spectrogram (as MSST does)."""
+    mask_estimator_depth: Gt0 = 2
+    mlp_expansion_factor: Gt0 = 4
+    skip_connection: bool = False
+    """Add the outputs of all previous blocks to each block's input (MSST's variant)."""
+    use_torch_checkpoint: bool = False
+    """Training-only (gradient checkpointing)."""
+    multi_stft_resolution_loss_weight: float = 1.0
+    multi_stft_resolutions_window_sizes: tuple[Gt0, ...] = (4096, 2048, 1024, 512, 256)
+    multi_stft_hop_size: Gt0 = 147
+    multi_stft_normalized: bool = False
+    use_pope: Literal[False] = False
+    """PoPE positional embeddings (MSST `use_pope`) are not implemented."""
+
+    @property
+    def input_type(self) -> ModelInputType:
+        return "waveform"
+
+    @property
+    def output_type(self) -> ModelOutputType:
+        return "waveform"
+
+    @property
+    def audio_channels(self) -> Channels:
+        return 2 if self.stereo else 1
+
+    @property
+    def stems(self) -> int:
+        return len(self.output_stem_names)
+
+    @property
+    def num_freqs(self) -> int:
+        """Bins of the one-sided STFT."""
+        return self.stft_n_fft // 2 + 1
+
+    def _check_common(self) -> None:
+        if self.num_stems is not None and self.num_stems != len(self.output_stem_names):
+            raise ValueError(
+                f"num_stems={self.num_stems} but {len(self.output_stem_names)} output stem names "
+                f"were given: {list(self.output_stem_names)}"
+            )
+        if len(set(self.output_stem_names)) != len(self.output_stem_names):
+            raise ValueError(f"output stem names must be unique: {list(self.output_stem_names)}")
+        if self.stft_win_length > self.stft_n_fft:
+            raise ValueError(
+                f"stft_win_length={self.stft_win_length} exceeds stft_n_fft={self.stft_n_fft}"
+            )
+
+
+class BSRoformerParams(_RoformerParams):
+    """BS-RoFormer (Lu et al., 2023): fixed, contiguous frequency bands."""
+
+    freqs_per_bands: tuple[Gt0, ...] = DEFAULT_FREQS_PER_BANDS
+
+    @model_validator(mode="after")
+    def _check(self) -> BSRoformerParams:
+        self._check_common()
+        if len(self.freqs_per_bands) < 2:
+            raise ValueError("freqs_per_bands needs at least two bands")
+        if sum(self.freqs_per_bands) != self.num_freqs:
+            raise ValueError(
+                f"freqs_per_bands sums to {sum(self.freqs_per_bands)}, but stft_n_fft="
+                f"{self.stft_n_fft} gives {self.num_freqs} frequency bins"
+            )
+        return self
+
+
+class MelRoformerParams(_RoformerParams):
+    """Mel-Band RoFormer (Wang et al., 2023): overlapping bands from a mel filter bank."""
+
+    num_bands: Gt0 = 60
+    mask_estimator_depth: Gt0 = 1
+    """MSST's mel variant puts `depth` hidden layers in each mask MLP (BS-RoFormer: `depth - 1`)."""
+    match_input_audio_length: bool = False
+    """Accepted; the output always has the input's length."""
+
+    @model_validator(mode="after")
+    def _check(self) -> MelRoformerParams:
+        self._check_common()
+        if self.num_bands < 2:
+            raise ValueError("num_bands needs at least two bands")
+        return self
