@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from splifft_core.errors import MsstConfigError
+from splifft_core.msst_config import inference_settings, require, section, target_stems
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
 AUDIO_KEYS = frozenset(
@@ -35,60 +36,6 @@ MODEL_KEYS = frozenset(
 )
 INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
 MSST_IDENTITY_NORMS = frozenset({"none", "None", "Identity"})
-
-
-def section(config: Mapping[str, Any], name: str, known: frozenset[str]) -> dict[str, Any]:
-    """`config[name]` as a dict, rejecting keys outside `known`."""
-    value = config.get(name) or {}
-    if not isinstance(value, Mapping):
-        raise MsstConfigError(
-            f"MSST config: '{name}' must be a mapping, got {type(value).__name__}"
-        )
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise MsstConfigError(
-            f"MSST config: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)} "
-            f"(known: {', '.join(sorted(known))})"
-        )
-    return dict(value)
-
-
-def require(values: Mapping[str, Any], prefix: str, key: str) -> Any:
-    if values.get(key) is None:
-        raise MsstConfigError(f"MSST config: missing required key {prefix}.{key}")
-    return values[key]
-
-
-def target_stems(config: Mapping[str, Any]) -> list[str]:
-    """MSST's `prefer_target_instrument`: the target instrument alone, else all instruments."""
-    training = config.get("training") or {}
-    if not isinstance(training, Mapping):
-        raise MsstConfigError("MSST config: 'training' must be a mapping")
-    target = training.get("target_instrument")
-    if target:
-        return [str(target)]
-    instruments = training.get("instruments")
-    if not instruments:
-        raise MsstConfigError("MSST config: missing training.instruments")
-    return [str(i) for i in instruments]
-
-
-def inference_settings(inference: Mapping[str, Any]) -> dict[str, Any]:
-    """MSST's `demix`: `num_overlap = N` means hop = chunk_size // N (overlap_ratio = 1 - 1/N),
-    linear fades of a tenth of the chunk, MSST's edge handling (`chunk_layout = "msst"`)."""
-    num_overlap = inference.get("num_overlap")
-    if num_overlap is not None and (not isinstance(num_overlap, int) or num_overlap < 1):
-        raise MsstConfigError(f"MSST config: inference.num_overlap must be >= 1, got {num_overlap}")
-    out: dict[str, Any] = {
-        "chunk_size": inference.get("chunk_size"),
-        "overlap_ratio": None if num_overlap is None else 1.0 - 1.0 / num_overlap,
-        "batch_size": inference.get("batch_size"),
-        "window_shape": "linear_fade",
-        "chunk_layout": "msst",
-    }
-    if "normalize" in inference:
-        out["normalize"] = bool(inference["normalize"])
-    return out
 
 
 def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,4 +80,7 @@ def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
             f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
         )
         raise MsstConfigError(f"MSST mdx23c config does not fit our params: {details}") from None
-    return {"params": params.model_dump(mode="json"), "inference": inference_settings(inference)}
+    return {
+        "params": params.model_dump(mode="json"),
+        "inference": inference_settings(inference, params.chunk_size),
+    }

@@ -46,6 +46,7 @@ def test_vocals_config() -> None:
         "batch_size": 1,
         "window_shape": "linear_fade",
         "chunk_layout": "msst",
+        "hop_size": 261120 // 4,
     }
 
 
@@ -75,6 +76,7 @@ def test_inference_overrides() -> None:
         "batch_size": 4,
         "window_shape": "linear_fade",
         "chunk_layout": "msst",
+        "hop_size": 130048 // 2,
         "normalize": True,
     }
 

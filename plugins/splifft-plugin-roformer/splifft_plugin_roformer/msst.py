@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from splifft_core.errors import MsstConfigError
+from splifft_core.msst_config import inference_settings
 from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams
 
 AUDIO_KEYS_IGNORED = frozenset({"dim_f", "dim_t", "hop_length", "n_fft", "min_mean_abs"})
@@ -88,25 +89,7 @@ def _import(config: Mapping[str, Any], params_model: type[BaseModel]) -> dict[st
     unknown_inference = sorted(set(inference) - INFERENCE_KEYS_IGNORED - known_inference)
     if unknown_inference:
         raise MsstConfigError(f"MSST config: unknown inference options {unknown_inference}")
-    num_overlap = inference.get("num_overlap")
-    if num_overlap is not None and (not isinstance(num_overlap, int) or num_overlap < 1):
-        raise MsstConfigError(f"MSST config: inference.num_overlap must be >= 1, got {num_overlap}")
-    defaults: dict[str, Any] = {
-        # MSST's demix prefers inference.chunk_size over audio.chunk_size
-        "chunk_size": inference.get("chunk_size"),
-        # MSST steps by chunk_size // num_overlap
-        "overlap_ratio": None if num_overlap is None else 1.0 - 1.0 / num_overlap,
-        "batch_size": inference.get("batch_size"),
-        # reproduce MSST's demix: its chunk placement, edge handling and linear fades
-        "chunk_layout": "msst",
-        "window_shape": "linear_fade",
-    }
-    chunk = inference.get("chunk_size") or params.get("chunk_size")
-    if num_overlap is not None and isinstance(chunk, int):
-        defaults["hop_size"] = chunk // num_overlap
-    if "normalize" in inference:
-        # MSST normalizes the mixture by its mean and std, as our engine's `normalize` does
-        defaults["normalize"] = bool(inference["normalize"])
+    defaults = inference_settings(inference, params.get("chunk_size"))
     return {"params": params, "inference": defaults}
 
 

@@ -46,6 +46,7 @@ def test_large_config() -> None:
         "batch_size": 8,
         "window_shape": "linear_fade",
         "chunk_layout": "msst",
+        "hop_size": 485100 // 4,
         "normalize": False,
     }
 
