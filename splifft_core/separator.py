@@ -134,6 +134,9 @@ class Separator:
         if not needed and not all(s == "mixture" for s in requested):
             needed = list(model_stems)
 
+        from splifft_core.allocator import keep_freed_memory
+
+        keep_freed_memory()  # chunked inference re-allocates the same buffers every chunk
         network = spec.build_model(params)
         _load_weights(spec, network, params, checkpoint, identifier)
         network.eval()

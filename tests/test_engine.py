@@ -179,3 +179,19 @@ def test_bfloat16_autocast_runs_on_cpu() -> None:
     audio = random_audio(2000)
     out = sep.separate(audio, sample_rate=44100)["vocals"]
     assert (out - audio).abs().max().item() < 1e-2
+
+
+def test_allocator_tuning_is_idempotent_and_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from splifft_core import allocator
+
+    monkeypatch.setattr(allocator, "_done", None)
+    monkeypatch.setenv("SPLIFFT_MALLOC_TUNING", "0")
+    assert allocator.keep_freed_memory() is False
+    monkeypatch.setattr(allocator, "_done", None)
+    monkeypatch.setenv("SPLIFFT_MALLOC_TUNING", "1")
+    first = allocator.keep_freed_memory()
+    assert allocator.keep_freed_memory() is first
+    if sys.platform == "linux":
+        assert first is True  # glibc accepts both thresholds

@@ -1,0 +1,176 @@
+"""Our engine on one case, in its own process (run with the project's venv python).
+
+    python benchmarks/ours_runner.py '<job json>'
+
+Loads the reference network's random weights (MSST / demucs layout, unchanged) into our
+plugin's network, picks the inference settings that cut the same chunks as the peer named by
+`layout`, and prints one JSON line like `peers_runner.py` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.cases import RATE, Case, msst_config
+from splifft_core.config import InferenceConfig
+from splifft_core.models import ArchitectureSpec
+from splifft_core.separator import Separator
+
+
+def case_from(data: dict[str, Any]) -> Case:
+    return Case(**{**data, "stems": tuple(data["stems"])})
+
+
+def test_audio(seconds: float) -> Tensor:
+    n = round(seconds * RATE)
+    return 0.1 * torch.randn(2, n, generator=torch.Generator().manual_seed(1))
+
+
+class ForwardClock:
+    """Seconds spent inside the chunk model (STFT, network, ISTFT), via forward hooks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self.chunks = 0
+        self._start = 0.0
+
+    def attach(self, module: nn.Module) -> None:
+        module.register_forward_pre_hook(self._pre)
+        module.register_forward_hook(self._post)
+
+    def _pre(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
+        self._start = time.perf_counter()
+        self.chunks += int(args[0].shape[0])
+
+    def _post(self, module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+        self.seconds += time.perf_counter() - self._start
+        self.calls += 1
+
+
+def spec_and_params(case: Case) -> tuple[ArchitectureSpec, dict[str, Any]]:
+    """Our architecture and params for the case, through the plugins' own importers.
+
+    The plugins are separate distributions, imported by name (found by any mypy invocation).
+    """
+    plugin, spec_name, importer = {
+        "bs_roformer": ("roformer", "BS_ROFORMER", "import_bs_roformer"),
+        "mel_roformer": ("roformer", "MEL_ROFORMER", "import_mel_band_roformer"),
+        "mdx23c": ("mdx23c", "SPEC", "import_msst"),
+        "htdemucs": ("demucs", "SPEC", ""),
+    }[case.family]
+    module = importlib.import_module(f"splifft_plugin_{plugin}")
+    spec: ArchitectureSpec = getattr(module, spec_name)
+    if not importer:  # demucs: our params are demucs' own kwargs
+        return spec, {**case.model, "samplerate": RATE, "audio_channels": 2}
+    msst = importlib.import_module(f"splifft_plugin_{plugin}.msst")
+    params: dict[str, Any] = getattr(msst, importer)(msst_config(case))["params"]
+    return spec, params
+
+
+def matched_inference(case: Case, layout: str) -> InferenceConfig:
+    """Settings that put the chunks where the peer puts them (same count, size and hop)."""
+    hop = case.hop_size
+    common: dict[str, Any] = {"hop_size": hop, "batch_size": case.batch_size}
+    if layout == "splifft009":
+        # pad chunk - hop on both sides, hann windows, full chunks every hop
+        return InferenceConfig(chunk_layout="splifft", window_shape="hann", **common)
+    if layout == "audiosep" and case.family == "mdx23c":
+        # MDXC: zero-pad chunk - hop on both sides, plain sum / overlap
+        return InferenceConfig(
+            chunk_layout="splifft",
+            window_shape="rectangular",
+            padding_mode="constant",
+            **common,
+        )
+    if layout == "audiosep":
+        # roformer demix: no edge padding, hamming windows, a chunk every hop
+        return InferenceConfig(
+            chunk_layout="splifft",
+            window_shape="hamming",
+            edge_padding=0,
+            padding_mode="constant",
+            **common,
+        )
+    if layout == "demucs":
+        return InferenceConfig(
+            chunk_layout="demucs",
+            window_shape="triangular",
+            padding_mode="constant",
+            overlap_ratio=case.overlap_ratio or 0.0,
+            batch_size=case.batch_size,
+        )
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def build(case: Case, layout: str, weights: str) -> Separator:
+    spec, params = spec_and_params(case)
+    state = torch.load(weights, weights_only=True)
+    inference = matched_inference(case, layout)
+    if spec.checkpoint_loader is None:
+        return Separator.from_spec(spec, params, state, inference=inference)
+    # htdemucs loads checkpoint files; a bare state dict goes through its transform
+    separator = Separator.from_spec(spec, params, None, inference=inference)
+    network = separator.model.network
+    network.load_state_dict(spec.transform_checkpoint(state, separator.params), strict=True)
+    return separator
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    torch.set_num_threads(int(job.get("threads", 2)))
+    case = case_from(job["case"])
+    separator = build(case, job["layout"], job["weights"])
+    clock = ForwardClock()
+    run: Callable[[], object]
+    if job.get("audio_file"):
+        out_dir = job.get("out_dir") or tempfile.mkdtemp(prefix="splifft-bench-")
+
+        def run() -> object:
+            return separator.separate_file(job["audio_file"], out_dir, file_format="wav")
+
+    else:
+        audio = test_audio(job["seconds"])
+
+        def run() -> object:
+            return separator.separate(audio, RATE)
+
+    if job["warmup"]:
+        chunk = torch.zeros(1, 2, separator.chunk_size)
+        with torch.inference_mode():
+            separator.model(chunk)
+    clock.attach(separator.model)
+    before = rss_mib()
+    # the best of several calls: the machine is shared, bursts of other work only add time
+    best: dict[str, float] = {}
+    for _ in range(int(job.get("calls", 1))):
+        clock.seconds, clock.calls, clock.chunks = 0.0, 0, 0
+        cpu, wall = time.process_time(), time.perf_counter()
+        run()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if not best or wall < best["wall"]:
+            best = {"wall": wall, "cpu": cpu, "forward": clock.seconds}
+            best.update(calls=clock.calls, chunks=clock.chunks, rss_before_mib=before)
+    print(json.dumps(best))
+
+
+if __name__ == "__main__":
+    main()
