@@ -105,7 +105,7 @@ def matched_inference(case: Case, layout: str) -> InferenceConfig:
         )
     if layout == "demucs":
         return InferenceConfig(
-            chunk_layout="demucs",
+            chunk_layout="centered_tail",
             window_shape="triangular",
             padding_mode="constant",
             overlap_ratio=case.overlap_ratio or 0.0,

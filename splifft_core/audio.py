@@ -138,7 +138,7 @@ class FileSource:
         map_channels(np.zeros((1, self.info.channels), np.float32), model_channels, downmix, name)
         try:
             if self.info.sample_rate == model_rate:
-                self._validate(downmix)
+                self._validate()
                 self._file = sf.SoundFile(str(path))
                 self._length = self.info.frames
                 self._mapped = True
@@ -173,7 +173,7 @@ class FileSource:
                     break
                 yield block
 
-    def _validate(self, downmix: bool) -> None:
+    def _validate(self) -> None:
         for block in self._blocks():
             check_finite(block, str(self.path))
 
@@ -234,10 +234,9 @@ class FileSource:
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """A whole file as `(channels, frames)` float32 plus its rate (for small files and tests)."""
-    info = probe(path)
+    probe(path)  # one-line errors for missing, empty or non-audio files
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     check_finite(data, str(path))
-    del info
     return np.ascontiguousarray(data.T), int(rate)
 
 

@@ -7,24 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from splifft_core.manifest import DerivedStem, InferenceDefaults
-from splifft_core.types import OverlapRatio, PaddingMode, WindowShape
+from splifft_core.types import ChunkLayout, OverlapRatio, PaddingMode, WindowShape
 
 DEFAULT_FILENAME = "{track}/{stem}.{ext}"
 """Output path template; fields: `track`, `stem`, `ext`, `model`."""
-
-ChunkLayout = Literal["splifft", "msst", "demucs"]
-"""Where chunks go and how edges are handled.
-
-- `splifft`: pad `edge_padding` (default: the overlap) before and at least as much after the track
-  with `padding_mode`, full-size chunks every hop; every window sample counts.
-- `msst`: Music-Source-Separation-Training's `demix`: reflect-pad `chunk - hop` on both sides only
-  when the track is longer than twice that; the last chunk is partial and padded by reflecting
-  itself (zeros when it is not longer than half a chunk); the first chunk has no fade-in and the
-  last no fade-out.
-- `demucs`: `demucs.apply.apply_model(split=True)`: no edge padding; a partial last chunk is
-  centred in a full segment with real neighbouring samples (zeros outside the track) and its
-  output centre-trimmed.
-"""
 
 Precision = Literal["float32", "bfloat16", "float16"]
 """`bfloat16` / `float16` run the model under `torch.autocast`; stitching stays float32."""

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from splifft_core.config import ChunkLayout, InferenceConfig
+from splifft_core.config import InferenceConfig
 from splifft_core.manifest import DerivedStem
-from splifft_core.types import PaddingMode, WindowShape, WindowTensor
+from splifft_core.types import ChunkLayout, PaddingMode, WindowShape, WindowTensor
 
 WINDOW_FLOOR = 1e-8
 """Every window weight is at least this, so normalized overlap-add never divides by zero while a
@@ -161,7 +161,7 @@ def plan_chunks(
     layout: ChunkLayout = "splifft",
     padding_mode: PaddingMode = "reflect",
 ) -> ChunkPlan:
-    """Place the chunks of a track (see [ChunkLayout][splifft_core.config.ChunkLayout])."""
+    """Place the chunks of a track (see [ChunkLayout][splifft_core.types.ChunkLayout])."""
     if hop_size > chunk_size:
         raise ValueError(f"hop size {hop_size} exceeds chunk size {chunk_size}")
     size, hop = chunk_size, hop_size
@@ -195,13 +195,13 @@ def plan_chunks(
                 )
             )
         return ChunkPlan(length, size, hop, pad, padded, "reflect", tuple(msst_jobs))
-    if layout == "demucs":
-        demucs_jobs = []
+    if layout == "centered_tail":
+        tail_jobs = []
         for start in range(0, length, hop):
             valid = min(size, length - start)
             lead = (size - valid) // 2
-            demucs_jobs.append(ChunkJob(start - lead, size, "constant", lead, valid, start))
-        return ChunkPlan(length, size, hop, 0, length, "constant", tuple(demucs_jobs))
+            tail_jobs.append(ChunkJob(start - lead, size, "constant", lead, valid, start))
+        return ChunkPlan(length, size, hop, 0, length, "constant", tuple(tail_jobs))
     raise ValueError(f"unknown chunk layout {layout!r}")
 
 

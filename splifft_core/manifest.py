@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from splifft_core.types import OverlapRatio, PaddingMode, WindowShape
+from splifft_core.types import ChunkLayout, OverlapRatio, PaddingMode, WindowShape
 
 IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*$"
 """`{architecture}-{first_author}-{unique_name}`: lowercase, underscores inside a part."""
@@ -161,7 +161,7 @@ class InferenceDefaults(_Strict):
     """Normalize the mixture with on-the-fly statistics (mean and std of the mono mix)."""
     hop_size: int | None = Field(default=None, gt=0)
     """An exact hop size; wins over `overlap_ratio`."""
-    chunk_layout: Literal["splifft", "msst", "demucs"] = "splifft"
+    chunk_layout: ChunkLayout = "splifft"
     window_power: float = Field(default=1.0, gt=0)
     shifts: int = Field(default=0, ge=0)
 

@@ -10,7 +10,6 @@ Environment:
 from __future__ import annotations
 
 import os
-import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -241,7 +240,3 @@ def set_host(host: PluginHost | None) -> None:
     """Replace the process-wide host (tests); `None` reloads on next use."""
     global _host
     _host = host
-
-
-def format_traceback(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))

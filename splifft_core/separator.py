@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,14 +197,8 @@ class Separator:
     ) -> Iterable[tuple[int, dict[str, Tensor]]]:
         """Separate a source at the model's rate; yields `(offset, {stem: (channels, n)})`."""
         requested = tuple(stems) if stems else self.stems
+        # raises for stems this separator cannot give (unknown, or pruned at load time)
         needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
-        missing = [
-            s
-            for s in needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
-            if s not in self.model_stems
-        ]
-        if missing:
-            raise ConfigError(f"stems {missing} were pruned when this separator was loaded")
         if source.channels != self.channels:
             raise AudioError(
                 f"input has {source.channels} channels, the model takes {self.channels}"
@@ -413,13 +406,3 @@ def _load_weights(
         state, origin = read_state_dict(paths[0]), str(paths[0])
     state = spec.transform_checkpoint(state, params)
     load_into(network, state, origin)
-
-
-def hop_size_of(separator: Separator) -> int:
-    return separator.inference.hop_size(separator.chunk_size)
-
-
-def duration_chunks(separator: Separator, frames: int) -> int:
-    """How many chunks a track of `frames` model-rate samples takes."""
-    hop = hop_size_of(separator)
-    return max(1, math.ceil(max(0, frames - separator.chunk_size) / hop) + 1)

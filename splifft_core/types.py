@@ -123,6 +123,20 @@ Increasing the batch size can improve GPU utilisation and speed up training, but
 memory.
 """
 
+ChunkLayout: TypeAlias = Literal["splifft", "msst", "centered_tail"]
+"""Where chunks go and how the track's edges are handled.
+
+- `splifft`: pad `edge_padding` (default: the overlap) before and at least as much after the track
+  with the padding mode, full-size chunks every hop; every window sample counts.
+- `msst`: Music-Source-Separation-Training's `demix`: reflect-pad `chunk - hop` on both sides only
+  when the track is longer than twice that; the last chunk is partial and padded by reflecting
+  itself (zeros when it is not longer than half a chunk); the first chunk has no fade-in and the
+  last no fade-out.
+- `centered_tail`: no edge padding; a partial last chunk is centred in a full chunk with real
+  neighbouring samples (zeros outside the track) and its output centre-trimmed, as
+  `demucs.apply.apply_model(split=True)` does.
+"""
+
 PaddingMode: TypeAlias = Literal["reflect", "constant", "replicate"]
 """The method used to pad the audio before chunking, crucial for handling the edges of the audio signal.
 

@@ -146,7 +146,7 @@ def test_demucs_layout_matches_apply_model(length: int, overlap: float, offsets:
     segment, max_shift = 512, 128
     sep = probe(
         segment,
-        chunk_layout="demucs",
+        chunk_layout="centered_tail",
         window_shape="triangular",
         overlap_ratio=overlap,
         shift_offsets=tuple(offsets) if offsets else None,

@@ -103,7 +103,7 @@ def import_msst(config: dict[str, Any]) -> dict[str, Any]:
             # plain averaging. Its partial tail chunks are zero-padded on the right where the
             # demucs layout centres them: the closest layout the engine has.
             "hop_size": chunk_size // num_overlap if num_overlap else None,
-            "chunk_layout": "demucs",
+            "chunk_layout": "centered_tail",
             "window_shape": "rectangular",
             "padding_mode": "constant",
         },

@@ -105,7 +105,7 @@ def test_demucs_msst_import_vocals() -> None:
         "overlap_ratio": 0.5,
         "batch_size": 8,
         "hop_size": 242550,
-        "chunk_layout": "demucs",
+        "chunk_layout": "centered_tail",
         "window_shape": "rectangular",
         "padding_mode": "constant",
     }

@@ -5,6 +5,7 @@ Fixtures: `tests/fixtures/make_demucs_fixtures.py` (demucs 4.1.0, torch 2.13.0).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,83 @@ import torch
 from pydantic import ValidationError
 from splifft_plugin_demucs.network import BagOfModels, HTDemucs, build_model, select_stems
 from splifft_plugin_demucs.params import HTDemucsParams
-from splifft_plugin_demucs.stitch import apply_shifted, apply_split, transition_window
+from torch import Tensor
+from torch.nn import functional as F
+
+# -- demucs' chunking (`demucs.apply.apply_model`), a small non-streaming reference ----------
+# The core engine does the same with `chunk_layout="centered_tail"` and the triangular window
+# (see test_demucs_plugin.py); this states the procedure independently of it.
+
+ChunkModel = Callable[[Tensor], Tensor]
+"""`(batch, channels, segment)` -> `(batch, stems, channels, segment)`."""
+
+
+def transition_window(segment: int, power: float = 1.0) -> Tensor:
+    """Demucs' triangle weight over one segment, peak 1, ends `1 / max`."""
+    half = segment // 2
+    rising = torch.arange(1, half + 1)
+    falling = torch.arange(segment - half, 0, -1)
+    weight = torch.cat([rising, falling]).to(torch.float32)
+    return (weight / weight.max()) ** power
+
+
+def _centred_chunk(mix: Tensor, start: int, length: int, segment: int) -> Tensor:
+    """`segment` samples centred on `mix[..., start : start + length]`, zeros outside `mix`."""
+    first = start - (segment - length) // 2
+    last = first + segment
+    lo, hi = max(0, first), min(mix.shape[-1], last)
+    return F.pad(mix[..., lo:hi], (lo - first, last - hi))
+
+
+def apply_split(
+    model: ChunkModel,
+    mix: Tensor,
+    segment: int,
+    overlap: float = 0.25,
+    transition_power: float = 1.0,
+) -> Tensor:
+    """`(batch, channels, length)` -> `(batch, stems, channels, length)`, as demucs splits."""
+    length = mix.shape[-1]
+    stride = int((1 - overlap) * segment)
+    weight = transition_window(segment, transition_power).to(mix)
+    out: Tensor | None = None
+    total = torch.zeros(length, dtype=mix.dtype, device=mix.device)
+    for start in range(0, length, stride):
+        chunk_length = min(segment, length - start)
+        delta = segment - chunk_length
+        chunk_out = model(_centred_chunk(mix, start, chunk_length, segment))
+        chunk_out = chunk_out[..., delta // 2 : delta // 2 + chunk_length]
+        if out is None:
+            out = mix.new_zeros((*chunk_out.shape[:-1], length))
+        out[..., start : start + chunk_length] += weight[:chunk_length] * chunk_out
+        total[start : start + chunk_length] += weight[:chunk_length]
+    assert out is not None
+    return out / total
+
+
+def apply_shifted(
+    model: ChunkModel,
+    mix: Tensor,
+    segment: int,
+    offsets: Sequence[int],
+    max_shift: int,
+    overlap: float = 0.25,
+    transition_power: float = 1.0,
+) -> Tensor:
+    """Demucs' shift trick with given offsets (each in `[0, max_shift]`)."""
+    length = mix.shape[-1]
+    padded = F.pad(mix, (max_shift, max_shift))
+    out: Tensor | None = None
+    for offset in offsets:
+        if not 0 <= offset <= max_shift:
+            raise ValueError(f"shift offset {offset} is outside [0, {max_shift}]")
+        shifted = padded[..., offset : max_shift + length]
+        part = apply_split(model, shifted, segment, overlap, transition_power)
+        part = part[..., max_shift - offset :]
+        out = part if out is None else out + part
+    assert out is not None
+    return out / len(offsets)
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ATOL = 1e-4

@@ -96,7 +96,7 @@ def _demucs_engine(params: HTDemucsParams, **extra: Any) -> InferenceConfig:
     return InferenceConfig(
         overlap_ratio=0.25,
         window_shape="triangular",
-        chunk_layout="demucs",
+        chunk_layout="centered_tail",
         normalize=False,
         batch_size=3,
         **extra,
