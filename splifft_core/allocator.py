@@ -3,8 +3,11 @@
 Every chunk allocates and frees the same large buffers (STFT, attention, activations). glibc's
 defaults return such blocks to the OS at once (`mmap` above 128 KiB–32 MiB, heap trimming above
 128 KiB), so each chunk pays page faults and zeroing again; measured here that is 15–30 % of
-the CPU time of a chunked separation. Raising the thresholds keeps the memory for reuse; the
-peak stays what one chunk needs, so memory is still bounded by chunk size and batch.
+the CPU time of a chunked separation. Serving every block from the heap (`M_MMAP_MAX = 0`; the
+mmap threshold cannot be raised past 32 MiB through `mallopt`, and a large model's activations
+are bigger) and trimming only above 1 GiB keeps the memory for reuse. The peak stays what one
+chunk needs, so memory is still bounded by chunk size and batch; glibc still falls back to
+`mmap` when the heap cannot grow.
 """
 
 from __future__ import annotations
@@ -14,10 +17,8 @@ import os
 import sys
 
 M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
+M_MMAP_MAX = -4
 TRIM_THRESHOLD = 1 << 30
-MMAP_THRESHOLD = 1 << 25
-"""glibc's largest allowed mmap threshold on 64-bit (`DEFAULT_MMAP_THRESHOLD_MAX`, 32 MiB)."""
 
 _done: bool | None = None
 
@@ -40,7 +41,5 @@ def keep_freed_memory() -> bool:
         return _done
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    _done = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
+    _done = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _done

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -182,8 +186,6 @@ def test_bfloat16_autocast_runs_on_cpu() -> None:
 
 
 def test_allocator_tuning_is_idempotent_and_optional(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
     from splifft_core import allocator
 
     monkeypatch.setattr(allocator, "_done", None)
@@ -195,3 +197,41 @@ def test_allocator_tuning_is_idempotent_and_optional(monkeypatch: pytest.MonkeyP
     assert allocator.keep_freed_memory() is first
     if sys.platform == "linux":
         assert first is True  # glibc accepts both thresholds
+
+
+_FAULTS_SCRIPT = """
+import ctypes, resource
+from splifft_core.allocator import keep_freed_memory
+keep_freed_memory()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+size = 256 << 20
+faults = []
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    libc.free(block)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(faults[-1])
+"""
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc malloc only"
+)
+@pytest.mark.parametrize("tuning", ["0", "1"])
+def test_allocator_tuning_reuses_large_blocks(tuning: str) -> None:
+    """A freed 256 MiB block (above any mmap threshold `mallopt` can set) is reused, not
+    faulted in again page by page (65 536 faults of 4 KiB) on the next chunk."""
+    env = {**os.environ, "SPLIFFT_MALLOC_TUNING": tuning}
+    run = subprocess.run(
+        [sys.executable, "-c", _FAULTS_SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
+    faults = int(run.stdout.strip())
+    pages = (256 << 20) // os.sysconf("SC_PAGESIZE")
+    if tuning == "1":
+        assert faults < pages // 100
+    else:  # glibc's default: a fresh mmap every time
+        assert faults > pages // 2

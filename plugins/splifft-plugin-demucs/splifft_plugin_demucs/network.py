@@ -475,6 +475,27 @@ class _TransformerLayerBase(nn.Module):
         return out
 
 
+def multihead_attention(mha: nn.MultiheadAttention, query: Tensor, key: Tensor) -> Tensor:
+    """`mha(query, key, key, need_weights=False)[0]` (batch first, inference) through
+    `scaled_dot_product_attention`.
+
+    `nn.MultiheadAttention`'s inference fast path for self-attention materialises the
+    `(heads, L, L)` score matrix (hundreds of MiB for HTDemucs' 2 688 frequency tokens); the
+    fused kernel streams it and is faster on CPU as well.
+    """
+    dim, heads = mha.embed_dim, mha.num_heads
+    weight, bias = mha.in_proj_weight, mha.in_proj_bias
+    if query is key:
+        q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)
+    else:
+        q = F.linear(query, weight[:dim], None if bias is None else bias[:dim])
+        k, v = F.linear(key, weight[dim:], None if bias is None else bias[dim:]).chunk(2, dim=-1)
+    # (b, L, h·d) → (b, h, L, d), views
+    q, k, v = (t.reshape(*t.shape[:-1], heads, -1).transpose(1, 2) for t in (q, k, v))
+    out = F.scaled_dot_product_attention(q, k, v)
+    return F.linear(out.transpose(1, 2).flatten(-2), mha.out_proj.weight, mha.out_proj.bias)
+
+
 class SelfTransformerLayer(_TransformerLayerBase):
     """Self-attention encoder layer over `(b, t, c)` (demucs' `MyTransformerEncoderLayer`)."""
 
@@ -483,7 +504,7 @@ class SelfTransformerLayer(_TransformerLayerBase):
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
 
     def _sa_block(self, x: Tensor) -> Tensor:
-        attn: Tensor = self.self_attn(x, x, x, need_weights=False)[0]
+        attn = multihead_attention(self.self_attn, x, x)
         out: Tensor = self.dropout1(attn)
         return out
 
@@ -508,7 +529,7 @@ class CrossTransformerLayer(_TransformerLayerBase):
         self.norm3 = _layer_norm(bool(kwargs["group_norm"]), d_model)
 
     def _ca_block(self, q: Tensor, k: Tensor) -> Tensor:
-        attn: Tensor = self.cross_attn(q, k, k, need_weights=False)[0]
+        attn = multihead_attention(self.cross_attn, q, k)
         out: Tensor = self.dropout1(attn)
         return out
 

@@ -3,8 +3,10 @@
 Module names and nesting mirror Music-Source-Separation-Training's (MSST) so that community
 checkpoints load with `strict=True`. The math is the same; the per-band layers of the band split
 and of the mask estimators run as a few batched matmuls over groups of similar-sized, zero-padded
-bands instead of a Python loop over bands, and attention goes through
-`scaled_dot_product_attention`.
+bands instead of a Python loop over bands; attention goes through
+`scaled_dot_product_attention` along one axis of the `(b, frames, bands, dim)` grid, so the axial
+transformers never transpose it; each RMSNorm's `√dim·γ` scales the weight of the linear layer
+that follows it instead of every token; the residual sums ride on the matmuls (`addmm`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,29 @@ class RMSNorm(nn.Module):
         self.scale = dim**0.5
         self.gamma = nn.Parameter(torch.ones(dim))
 
+    @property
+    def factor(self) -> Tensor:
+        """`√dim · γ`, what multiplies the unit-normalised input."""
+        factor: Tensor = self.gamma * self.scale
+        return factor
+
     def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = F.normalize(x, dim=-1) * self.scale * self.gamma
+        out: Tensor = F.normalize(x, dim=-1) * self.factor
         return out
+
+
+def normalized_linear(unit: Tensor, norm: RMSNorm, linear: nn.Linear) -> Tensor:
+    """`linear(norm(x))` from `unit = F.normalize(x)`: the norm's factor scales the weight's
+    columns instead of every token (one pass over the activations fewer)."""
+    return F.linear(unit, linear.weight * norm.factor, linear.bias)
+
+
+def residual_linear(residual: Tensor, x: Tensor, linear: nn.Linear) -> Tensor:
+    """`residual + linear(x)` with the sum done by the matmul (`addmm`'s β·C)."""
+    out = torch.addmm(residual.flatten(0, -2), x.flatten(0, -2), linear.weight.t())
+    if linear.bias is not None:
+        out = out.add_(linear.bias)
+    return out.view(residual.shape)
 
 
 def _split_last(x: Tensor, *sizes: int) -> Tensor:
@@ -47,7 +69,7 @@ class RotaryEmbedding(nn.Module):
         self.freqs = nn.Parameter(inv_freq, requires_grad=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Rotate `(..., seq, dim)` by position along `seq`."""
+        """Rotate `(..., seq, dim)` by position along `seq` (any strides; returns a new tensor)."""
         positions = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)
         angles = torch.outer(positions, self.freqs.float())
         # each feature pair (x1, x2) is a complex number rotated by its angle
@@ -70,12 +92,20 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.net(x)
-        return out
+        """`x + feedforward(x)` (inference: dropout is off)."""
+        norm, project_in, _, _, project_out, _ = self.net
+        assert isinstance(norm, RMSNorm) and isinstance(project_in, nn.Linear)
+        assert isinstance(project_out, nn.Linear)
+        hidden = F.gelu(normalized_linear(F.normalize(x, dim=-1), norm, project_in))
+        return residual_linear(x, hidden, project_out)
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with rotary positions and a sigmoid gate per head."""
+    """Multi-head self-attention with rotary positions and a sigmoid gate per head.
+
+    Runs on the `(b, frames, bands, dim)` grid along one axis, so the axial transformers
+    never transpose the grid: only `scaled_dot_product_attention` sees strided views.
+    """
 
     def __init__(
         self, dim: int, heads: int, dim_head: int, dropout: float, rotary_embed: RotaryEmbedding
@@ -90,17 +120,25 @@ class Attention(nn.Module):
         self.to_out = nn.Sequential(nn.Linear(inner, dim, bias=False), nn.Dropout(dropout))
         self.rotary_embed = rotary_embed
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.norm(x)
-        q, k, v = _split_last(self.to_qkv(x), 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        q, k = self.rotary_embed(q), self.rotary_embed(k)
-        out = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0
-        )
-        gates = self.to_gates(x).transpose(-1, -2).unsqueeze(-1).sigmoid()
-        out = (out * gates).transpose(1, 2).flatten(-2)
-        result: Tensor = self.to_out(out)
-        return result
+    def forward(self, x: Tensor, axis: int) -> Tensor:
+        """`x + attention(x)` along `axis` (1 or 2) of `(b, n1, n2, dim)` (dropout is off)."""
+        batch = x.shape[0]
+        other = 3 - axis
+        unit = F.normalize(x, dim=-1)
+        qkv = normalized_linear(unit, self.norm, self.to_qkv)
+        gates = normalized_linear(unit, self.norm, self.to_gates).sigmoid()  # (b, n1, n2, h)
+        # (b, n1, n2, 3, h, d) → (3, b, other, h, seq, d), a view
+        qkv = _split_last(qkv, 3, self.heads, -1).permute(3, 0, other, 4, axis, 5)
+        q, k = self.rotary_embed(qkv[:2]).flatten(1, 2)  # q and k rotated in one pass
+        v = qkv[2].flatten(0, 1)
+        out = F.scaled_dot_product_attention(q, k, v)
+        out = out.view(batch, -1, *out.shape[1:])
+        out = out.mul_(gates.permute(0, other, 3, axis).unsqueeze(-1))  # (b, other, h, seq, d)
+        # back onto the grid: (b, n1, n2, h·d)
+        grid = out.permute(0, 3, 1, 2, 4) if axis == 1 else out.permute(0, 1, 3, 2, 4)
+        to_out = self.to_out[0]
+        assert isinstance(to_out, nn.Linear)
+        return residual_linear(x, grid.reshape(*x.shape[:3], -1), to_out)
 
 
 class LinearAttention(nn.Module):
@@ -158,11 +196,12 @@ class Transformer(nn.Module):
             self.layers.append(nn.ModuleList([attn, ff]))
         self.norm: nn.Module = RMSNorm(dim) if norm_output else nn.Identity()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, axis: int = 1) -> Tensor:
+        """Full attention: along `axis` of `(b, n1, n2, dim)`; linear attention: `(b, n, dim)`."""
         for layer in self.layers:
             attn, ff = cast(nn.ModuleList, layer)
-            x = attn(x) + x
-            x = ff(x) + x
+            x = attn(x) + x if isinstance(attn, LinearAttention) else attn(x, axis)
+            x = ff(x)
         out: Tensor = self.norm(x)
         return out
 
@@ -239,19 +278,18 @@ class BandSplit(_Grouped):
         x = F.pad(x, (0, 1))
         outs: list[Tensor] = []
         for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
-            gammas: list[Tensor] = []
             weights: list[Tensor] = []
             biases: list[Tensor] = []
             for band in group:
                 norm, linear = cast(nn.Sequential, self.to_features[band])
                 assert isinstance(norm, RMSNorm) and isinstance(linear, nn.Linear)
+                # the norm's √d·γ scales the weight's columns, not every frame
                 pad = width - linear.in_features
-                gammas.append(F.pad(norm.gamma, (0, pad)))
-                weights.append(F.pad(linear.weight, (0, pad)))
+                weights.append(F.pad(linear.weight * norm.gamma, (0, pad)))
                 biases.append(linear.bias)
-            bands = x[..., getattr(self, f"gather_{i}")]  # (b, t, g, width)
-            bands = F.normalize(bands, dim=-1) * getattr(self, f"scale_{i}") * torch.stack(gammas)
-            out = torch.einsum("btgi,goi->btgo", bands, torch.stack(weights))
+            weight = torch.stack(weights) * getattr(self, f"scale_{i}").unsqueeze(-1)
+            bands = F.normalize(x[..., getattr(self, f"gather_{i}")], dim=-1)  # (b, t, g, width)
+            out = torch.einsum("btgi,goi->btgo", bands, weight)
             outs.append(out + torch.stack(biases))
         return torch.cat(outs, dim=2)[:, :, self.band_order]
 
@@ -457,8 +495,8 @@ class Roformer(nn.Module):
             if self.skip_connection:
                 for previous in store:
                     x = x + previous
-            x = time(x.transpose(1, 2).flatten(0, 1)).reshape(batch, bands, frames, dim)
-            x = freq(x.transpose(1, 2).flatten(0, 1)).reshape(batch, frames, bands, dim)
+            x = time(x, axis=1)  # attention across frames, per band
+            x = freq(x, axis=2)  # attention across bands, per frame
             if self.skip_connection:
                 store.append(x)
         x = self.final_norm(x)
