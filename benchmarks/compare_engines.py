@@ -58,6 +58,8 @@ class Result:
     forwards: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
     chunks: int = 0
+    profile: dict[str, float] = field(default_factory=dict)
+    """Ours: self CPU seconds of one profiled forward by kernel family (`ours_runner.KERNELS`)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
@@ -154,6 +156,7 @@ class Bench:
         result.forwards.append(info["forward"])
         result.peaks.append(peak)
         result.chunks = info["chunks"]
+        result.profile = info.get("profile", result.profile)
         print(
             f"  {case.name:<20} {result.label:<34} wall {info['wall']:7.2f} s  "
             f"cpu {info['cpu']:7.2f} s  forward {info['forward']:7.2f} s  "
@@ -188,7 +191,8 @@ def speed(
         print(f"repeat {repeat + 1}/{repeats}", flush=True)
         for case in cases:
             for result in plans[case.name]:
-                bench.run(result, case)
+                profiled = result.engine == "ours" and not result.tuned and repeat == 0
+                bench.run(result, case, {"profile": True} if profiled else None)
                 bench.saved["speed"][case.name] = [dataclasses.asdict(r) for r in plans[case.name]]
                 bench.dump()
     return plans
@@ -291,6 +295,35 @@ def speed_tables(cases: list[Case], plans: dict[str, list[Result]]) -> list[str]
     return lines
 
 
+KERNEL_FAMILIES = ("matmul", "attention", "convolution", "fft")
+
+
+def kernel_table(cases: list[Case], plans: dict[str, list[Result]]) -> list[str]:
+    """Our forward split by kernel family, and the speed-up each pair could reach at most if
+    everything but those kernels cost nothing (the peers call the same float32 kernels)."""
+    lines = [
+        "| model | ours | forward ms / chunk | matmul | attention | convolution | FFT | other | "
+        "kernel floor ms / chunk | peer forward ms / chunk | ceiling (peer ÷ floor) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for case in cases:
+        rows = plans[case.name]
+        for ours in (r for r in rows if r.engine == "ours" and not r.tuned and r.profile):
+            total = sum(ours.profile.values())
+            share = {k: v / total for k, v in ours.profile.items()}
+            per_chunk = ours.forward / ours.chunks * 1e3
+            floor = per_chunk * sum(share[k] for k in KERNEL_FAMILIES)
+            for peer in (r for r in rows if r.engine == ours.layout and not r.tuned):
+                peer_chunk = peer.forward / peer.chunks * 1e3
+                lines.append(
+                    f"| {case.name} | {ours.label} | {per_chunk:.0f} | "
+                    + " | ".join(f"{share[k]:.0%}" for k in (*KERNEL_FAMILIES, "other"))
+                    + f" | {floor:.0f} | {peer_chunk:.0f} ({peer.label}) | "
+                    f"{peer_chunk / floor:.2f}× |"
+                )
+    return lines
+
+
 def targets(cases: list[Case], plans: dict[str, list[Result]]) -> list[str]:
     lines = ["| target | measured | met |", "|---|---|---|"]
     for case in cases:
@@ -360,6 +393,7 @@ def pool(
                     target.cpus += result.cpus
                     target.forwards += result.forwards
                     target.peaks += result.peaks
+                    target.profile = target.profile or result.profile
                 elif result.walls:
                     plans[name].append(result)
     # memory: the first run that measured it completely (peaks do not pool)
@@ -381,7 +415,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="processes per job (default 2, quick 1)")
     parser.add_argument("--calls", type=int, default=3, help="timed calls per process")
     parser.add_argument(
-        "--no-tuned-ours", action="store_true", help="skip our runs with the tuned malloc"
+        "--tuned-ours",
+        action="store_true",
+        help="also run ours under GLIBC_TUNABLES (splifft sets an equivalent itself)",
     )
     parser.add_argument(
         "--save",
@@ -416,7 +452,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="splifft-compare-") as tmp:
             bench = Bench(opts.peers_python, opts.threads, Path(tmp), opts.save, opts.calls)
             bench.saved["command"] = command.strip()
-            plans = speed(bench, cases, opts.repeats, not opts.no_tuned_ours)
+            plans = speed(bench, cases, opts.repeats, opts.tuned_ours)
             memory_rows = memory(bench, minutes) if minutes else []
             elapsed = time.perf_counter() - started
             bench.saved["elapsed"] = elapsed
@@ -481,6 +517,21 @@ def render(
         *memory_target(memory_rows),
         "",
     ]
+    if any(r.profile for rows in plans.values() for r in rows):
+        lines += [
+            "## Where our forward time goes",
+            "",
+            "`torch.profiler` over one forward of our chunk model after the timed calls (self "
+            "CPU time by operator family, shares of the profiled total). *Kernel floor* = the "
+            "measured forward per chunk × the share of matmul, attention, convolution and FFT "
+            "kernels: what a forward would cost if everything else (element-wise work, copies, "
+            "norms, indexing) were free. Every engine runs these same float32 oneDNN / MKL / "
+            "`scaled_dot_product_attention` kernels, so *ceiling* = the peer's forward per "
+            "chunk ÷ our floor bounds the speed-up any rewrite of the rest could reach.",
+            "",
+            *kernel_table(cases, plans),
+            "",
+        ]
     if memory_rows:
         case = memory_case()
         lines += [

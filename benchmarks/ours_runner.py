@@ -127,6 +127,31 @@ def build(case: Case, layout: str, weights: str) -> Separator:
     return separator
 
 
+KERNELS = {
+    "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation"),
+    "attention": ("aten::_scaled_dot_product",),
+    "convolution": ("aten::mkldnn_convolution", "aten::slow_conv", "aten::_nnpack"),
+    "fft": ("aten::_fft_",),
+}
+"""Operators whose arithmetic is the same whichever engine calls them (by name prefix)."""
+
+
+def profile_forward(model: nn.Module, chunk: Tensor) -> dict[str, float]:
+    """Self CPU seconds of one forward by kernel family (`KERNELS`, the rest is `other`)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(chunk)
+    shares = dict.fromkeys([*KERNELS, "other"], 0.0)
+    for event in prof.key_averages():
+        family = next(
+            (name for name, prefixes in KERNELS.items() if event.key.startswith(prefixes)),
+            "other",
+        )
+        shares[family] += event.self_cpu_time_total / 1e6
+    return shares
+
+
 def rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -160,7 +185,7 @@ def main() -> None:
     clock.attach(separator.model)
     before = rss_mib()
     # the best of several calls: the machine is shared, bursts of other work only add time
-    best: dict[str, float] = {}
+    best: dict[str, Any] = {}
     for _ in range(int(job.get("calls", 1))):
         clock.seconds, clock.calls, clock.chunks = 0.0, 0, 0
         cpu, wall = time.process_time(), time.perf_counter()
@@ -169,6 +194,9 @@ def main() -> None:
         if not best or wall < best["wall"]:
             best = {"wall": wall, "cpu": cpu, "forward": clock.seconds}
             best.update(calls=clock.calls, chunks=clock.chunks, rss_before_mib=before)
+    if job.get("profile"):
+        chunk = 0.1 * torch.randn(case.batch_size, 2, separator.chunk_size)
+        best["profile"] = profile_forward(separator.model, chunk)  # after the timed calls
     print(json.dumps(best))
 
 

@@ -139,6 +139,9 @@ class Separator:
         network = spec.build_model(params)
         _load_weights(spec, network, params, checkpoint, identifier)
         network.eval()
+        from splifft_core.kernels import use_fast_linear
+
+        use_fast_linear(network)  # oneDNN matmuls on x86 CPUs; F.linear everywhere else
 
         out_stems: tuple[str, ...] = model_stems
         indices: list[int] | None = None

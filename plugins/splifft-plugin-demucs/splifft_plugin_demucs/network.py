@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from splifft_core.kernels import linear
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -486,14 +488,14 @@ def multihead_attention(mha: nn.MultiheadAttention, query: Tensor, key: Tensor) 
     dim, heads = mha.embed_dim, mha.num_heads
     weight, bias = mha.in_proj_weight, mha.in_proj_bias
     if query is key:
-        q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)
+        q, k, v = linear(query, weight, bias).chunk(3, dim=-1)
     else:
-        q = F.linear(query, weight[:dim], None if bias is None else bias[:dim])
-        k, v = F.linear(key, weight[dim:], None if bias is None else bias[dim:]).chunk(2, dim=-1)
+        q = linear(query, weight[:dim], None if bias is None else bias[:dim])
+        k, v = linear(key, weight[dim:], None if bias is None else bias[dim:]).chunk(2, dim=-1)
     # (b, L, h·d) → (b, h, L, d), views
     q, k, v = (t.reshape(*t.shape[:-1], heads, -1).transpose(1, 2) for t in (q, k, v))
     out = F.scaled_dot_product_attention(q, k, v)
-    return F.linear(out.transpose(1, 2).flatten(-2), mha.out_proj.weight, mha.out_proj.bias)
+    return linear(out.transpose(1, 2).flatten(-2), mha.out_proj.weight, mha.out_proj.bias)
 
 
 class SelfTransformerLayer(_TransformerLayerBase):

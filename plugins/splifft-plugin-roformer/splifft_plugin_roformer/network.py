@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import cast
+from typing import Literal, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from splifft_core.kernels import linear
 from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams, _RoformerParams
 
 
@@ -40,18 +41,17 @@ class RMSNorm(nn.Module):
         return out
 
 
-def normalized_linear(unit: Tensor, norm: RMSNorm, linear: nn.Linear) -> Tensor:
-    """`linear(norm(x))` from `unit = F.normalize(x)`: the norm's factor scales the weight's
-    columns instead of every token (one pass over the activations fewer)."""
-    return F.linear(unit, linear.weight * norm.factor, linear.bias)
+def normalized_linear(
+    unit: Tensor, norm: RMSNorm, layer: nn.Linear, activation: Literal["none", "gelu"] = "none"
+) -> Tensor:
+    """`activation(layer(norm(x)))` from `unit = F.normalize(x)`: the norm's factor scales the
+    weight's columns instead of every token (one pass over the activations fewer)."""
+    return linear(unit, layer.weight * norm.factor, layer.bias, activation=activation)
 
 
-def residual_linear(residual: Tensor, x: Tensor, linear: nn.Linear) -> Tensor:
-    """`residual + linear(x)` with the sum done by the matmul (`addmm`'s β·C)."""
-    out = torch.addmm(residual.flatten(0, -2), x.flatten(0, -2), linear.weight.t())
-    if linear.bias is not None:
-        out = out.add_(linear.bias)
-    return out.view(residual.shape)
+def residual_linear(residual: Tensor, x: Tensor, layer: nn.Linear) -> Tensor:
+    """`residual + layer(x)`, the sum fused into the matmul where the kernel allows."""
+    return linear(x, layer.weight, layer.bias, residual=residual)
 
 
 def _split_last(x: Tensor, *sizes: int) -> Tensor:
@@ -96,7 +96,7 @@ class FeedForward(nn.Module):
         norm, project_in, _, _, project_out, _ = self.net
         assert isinstance(norm, RMSNorm) and isinstance(project_in, nn.Linear)
         assert isinstance(project_out, nn.Linear)
-        hidden = F.gelu(normalized_linear(F.normalize(x, dim=-1), norm, project_in))
+        hidden = normalized_linear(F.normalize(x, dim=-1), norm, project_in, "gelu")
         return residual_linear(x, hidden, project_out)
 
 
@@ -281,12 +281,12 @@ class BandSplit(_Grouped):
             weights: list[Tensor] = []
             biases: list[Tensor] = []
             for band in group:
-                norm, linear = cast(nn.Sequential, self.to_features[band])
-                assert isinstance(norm, RMSNorm) and isinstance(linear, nn.Linear)
+                norm, layer = cast(nn.Sequential, self.to_features[band])
+                assert isinstance(norm, RMSNorm) and isinstance(layer, nn.Linear)
                 # the norm's √d·γ scales the weight's columns, not every frame
-                pad = width - linear.in_features
-                weights.append(F.pad(linear.weight * norm.gamma, (0, pad)))
-                biases.append(linear.bias)
+                pad = width - layer.in_features
+                weights.append(F.pad(layer.weight * norm.gamma, (0, pad)))
+                biases.append(layer.bias)
             weight = torch.stack(weights) * getattr(self, f"scale_{i}").unsqueeze(-1)
             bands = F.normalize(x[..., getattr(self, f"gather_{i}")], dim=-1)  # (b, t, g, width)
             out = torch.einsum("btgi,goi->btgo", bands, weight)
@@ -489,9 +489,9 @@ class Roformer(nn.Module):
         store: list[Tensor] = []
         bands, dim = x.shape[2], x.shape[3]
         for block in self.layers:
-            *linear, time, freq = cast(nn.ModuleList, block)
-            if linear:  # over all (frame, band) tokens at once
-                x = linear[0](x.flatten(1, 2)).reshape(batch, frames, bands, dim)
+            *linear_attention, time, freq = cast(nn.ModuleList, block)
+            if linear_attention:  # over all (frame, band) tokens at once
+                x = linear_attention[0](x.flatten(1, 2)).reshape(batch, frames, bands, dim)
             if self.skip_connection:
                 for previous in store:
                     x = x + previous
