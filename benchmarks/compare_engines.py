@@ -1,5 +1,6 @@
 """Side-by-side CPU benchmark: our engine against the engines people use, same weights.
 
+    bash benchmarks/make_peers_venv.sh          # once: the peers' venv, .venv-peers
     python benchmarks/compare_engines.py [--quick] [--out docs/benchmarks.md]
 
 Every run is a fresh process (peak RSS and CPU time from `wait4`): ours with this venv's
@@ -244,6 +245,8 @@ def machine(threads: int, peers_python: str) -> list[str]:
         pass
     import torch
 
+    from splifft_core.kernels import onednn_linear_available
+
     peers = subprocess.run(
         [
             peers_python,
@@ -259,7 +262,9 @@ def machine(threads: int, peers_python: str) -> list[str]:
     return [
         f"- CPU: {model}, {os.cpu_count()} logical cores; Linux {platform.release()}; "
         f"Python {platform.python_version()}",
-        f"- ours: torch {torch.__version__}; peers' venv: {peers}",
+        f"- ours: torch {torch.__version__}, oneDNN linear layers "
+        f"{'on' if onednn_linear_available() else 'off'} (`splifft_core.kernels`); "
+        f"peers' venv: {peers}",
         f"- threads: `torch.set_num_threads({threads})`, `OMP_NUM_THREADS={threads}`, "
         f"`MKL_NUM_THREADS={threads}` in every run",
         f"- tuned malloc: `GLIBC_TUNABLES={TUNABLES}` (trim threshold 1 GiB, mmap threshold "
@@ -410,7 +415,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="shorter inputs, no viperx shape")
-    parser.add_argument("--peers-python", default="/work/refenvs/peers/bin/python")
+    parser.add_argument(
+        "--peers-python",
+        default=str(ROOT / ".venv-peers" / "bin" / "python"),
+        help="the peers' venv python (made by benchmarks/make_peers_venv.sh)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, help="processes per job (default 2, quick 1)")
     parser.add_argument("--calls", type=int, default=3, help="timed calls per process")
@@ -436,6 +445,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="*", default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     opts = parser.parse_args()
+    if not opts.render and not Path(opts.peers_python).exists():
+        parser.error(
+            f"{opts.peers_python}: no such python; make the peers' venv first with "
+            "`bash benchmarks/make_peers_venv.sh` (or pass --peers-python)"
+        )
     if opts.repeats is None:
         opts.repeats = 1 if opts.quick else 2
     minutes = opts.minutes if opts.minutes is not None else [1, 5] if opts.quick else [1, 5, 10]

@@ -128,7 +128,14 @@ def build(case: Case, layout: str, weights: str) -> Separator:
 
 
 KERNELS = {
-    "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation"),
+    "matmul": (
+        "aten::mm",
+        "aten::addmm",
+        "aten::bmm",
+        "aten::baddbmm",
+        "aten::_addmm_activation",
+        "mkldnn::_linear_pointwise",
+    ),
     "attention": ("aten::_scaled_dot_product",),
     "convolution": ("aten::mkldnn_convolution", "aten::slow_conv", "aten::_nnpack"),
     "fft": ("aten::_fft_",),

@@ -1,7 +1,7 @@
 # mypy: ignore-errors
 """One peer engine on one case, in its own process (run with the peers' venv python).
 
-    /work/refenvs/peers/bin/python benchmarks/peers_runner.py '<job json>'
+    .venv-peers/bin/python benchmarks/peers_runner.py '<job json>'
 
 Modes: `init` builds the reference network (audio-separator's MSST-vendored roformers / TFC-TDF
 net, demucs' HTDemucs) with seed 0 and saves its state dict, the weights every engine loads;

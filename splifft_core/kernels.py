@@ -4,7 +4,7 @@ PyTorch runs a float32 `F.linear` on CPU through MKL's sgemm, which takes a narr
 on non-Intel processors; oneDNN's matmul (`torch.ops.mkldnn._linear_pointwise`, the kernel
 `torch.compile` uses for frozen linear layers) picks its kernels from the CPU's features. On an
 AMD EPYC with AVX-512 it ran the roformer and HTDemucs projections 2.0–2.3× faster, in the same
-float32 arithmetic (`benchmarks/notes.md`). It can also fuse the GELU or the residual sum that
+float32 arithmetic (`python benchmarks/linear_kernels.py`). It can also fuse the GELU or the residual sum that
 follows. Inputs it does not cover (autograd, autocast, other devices and dtypes, tiny
 products) go to `F.linear`.
 

@@ -69,13 +69,19 @@ class RotaryEmbedding(nn.Module):
         self.freqs = nn.Parameter(inv_freq, requires_grad=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Rotate `(..., seq, dim)` by position along `seq` (any strides; returns a new tensor)."""
+        """Rotate `(..., seq, dim)` by position along `seq`.
+
+        `x` may have any strides (pairs adjacent); the result is a new, contiguous tensor, the
+        layout `scaled_dot_product_attention` reads fastest.
+        """
         positions = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)
         angles = torch.outer(positions, self.freqs.float())
         # each feature pair (x1, x2) is a complex number rotated by its angle
         rotation = torch.polar(torch.ones_like(angles), angles)
         pairs = torch.view_as_complex(_split_last(x.float(), -1, 2))
-        return torch.view_as_real(pairs * rotation).flatten(-2).to(x.dtype)
+        rotated = torch.empty(pairs.shape, dtype=pairs.dtype, device=pairs.device)
+        torch.mul(pairs, rotation, out=rotated)
+        return torch.view_as_real(rotated).flatten(-2).to(x.dtype)
 
 
 class FeedForward(nn.Module):
@@ -120,13 +126,26 @@ class Attention(nn.Module):
         self.to_out = nn.Sequential(nn.Linear(inner, dim, bias=False), nn.Dropout(dropout))
         self.rotary_embed = rotary_embed
 
+    def projection(self) -> tuple[Tensor, Tensor]:
+        """Weight and bias of `[to_qkv | to_gates]` applied to `F.normalize(x)`, as one matmul.
+
+        The norm's factor scales the weight's columns; the rows are padded to an even count so
+        that every q/k feature pair of the output stays viewable as a complex number.
+        """
+        qkv, gates = self.to_qkv.weight, self.to_gates.weight
+        rows = qkv.shape[0] + gates.shape[0]
+        weight = torch.cat([qkv, gates, qkv.new_zeros(rows % 2, qkv.shape[1])])
+        bias = torch.cat([qkv.new_zeros(qkv.shape[0]), self.to_gates.bias, qkv.new_zeros(rows % 2)])
+        return weight * self.norm.factor, bias
+
     def forward(self, x: Tensor, axis: int) -> Tensor:
         """`x + attention(x)` along `axis` (1 or 2) of `(b, n1, n2, dim)` (dropout is off)."""
         batch = x.shape[0]
         other = 3 - axis
-        unit = F.normalize(x, dim=-1)
-        qkv = normalized_linear(unit, self.norm, self.to_qkv)
-        gates = normalized_linear(unit, self.norm, self.to_gates).sigmoid()  # (b, n1, n2, h)
+        weight, bias = self.projection()
+        projected = linear(F.normalize(x, dim=-1), weight, bias)
+        qkv = projected[..., : self.to_qkv.out_features]
+        gates = projected[..., qkv.shape[-1] : qkv.shape[-1] + self.heads].sigmoid()
         # (b, n1, n2, 3, h, d) → (3, b, other, h, seq, d), a view
         qkv = _split_last(qkv, 3, self.heads, -1).permute(3, 0, other, 4, axis, 5)
         q, k = self.rotary_embed(qkv[:2]).flatten(1, 2)  # q and k rotated in one pass
@@ -326,15 +345,22 @@ class MaskEstimator(_Grouped):
             offset += len(group) * width
         valid = [torch.arange(d) + position[band] for band, d in enumerate(self.dim_inputs)]
         self.register_buffer("valid_index", torch.cat(valid), False)
+        self.padded_width = offset
 
     def forward(self, x: Tensor) -> Tensor:
         """`(b, t, bands, dim)` → `(b, t, sum(dim_inputs))`."""
+        batch, frames, bands, dim = x.shape
+        # band-major `(bands, b·t, features)`: every layer is one `baddbmm`, bias included
+        hidden = x.permute(2, 0, 1, 3).reshape(bands, batch * frames, dim)
         mlps = [_linears(net) for net in self.to_freqs]
         for layer in range(len(mlps[0]) - 1):
-            weight = torch.stack([mlp[layer].weight for mlp in mlps])
-            bias = torch.stack([mlp[layer].bias for mlp in mlps])
-            x = torch.tanh(torch.einsum("btni,noi->btno", x, weight) + bias)
-        outs: list[Tensor] = []
+            weight = torch.stack([mlp[layer].weight for mlp in mlps]).transpose(1, 2)
+            bias = torch.stack([mlp[layer].bias for mlp in mlps]).unsqueeze(1)
+            # tanh(z) = 2·sigmoid(2z) − 1: torch's CPU tanh costs about three sigmoids
+            hidden = torch.baddbmm(bias, hidden, weight, beta=2, alpha=2)
+            hidden = hidden.sigmoid_().mul_(2).sub_(1)
+        padded: Tensor | None = None
+        offset = 0
         for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
             # the last layer's rows are [value | gate]: pad each half to the group's width
             weights: list[Tensor] = []
@@ -344,12 +370,22 @@ class MaskEstimator(_Grouped):
                 weight = last.weight.reshape(2, d, -1)
                 weights.append(F.pad(weight, (0, 0, 0, width - d)).flatten(0, 1))
                 biases.append(F.pad(last.bias.reshape(2, d), (0, width - d)).flatten())
-            bands = x.index_select(2, self.group_index(i))
-            out = torch.einsum("btgi,goi->btgo", bands, torch.stack(weights))
-            value, gate = _split_last(out + torch.stack(biases), 2, width).unbind(-2)
-            outs.append((value * gate.sigmoid()).flatten(-2))
-        selected: Tensor = torch.cat(outs, dim=-1)[..., self.valid_index]
-        return selected
+            out = torch.baddbmm(
+                torch.stack(biases).unsqueeze(1),
+                hidden.index_select(0, self.group_index(i)),
+                torch.stack(weights).transpose(1, 2),
+            )  # (g, b·t, 2·width)
+            value, gate = _split_last(out, 2, width).unbind(-2)
+            if padded is None:
+                padded = out.new_empty(batch * frames, self.padded_width)
+            # the GLU writes straight into its columns of the concatenated output
+            target = padded[:, offset : offset + len(group) * width]
+            torch.mul(
+                value, gate.sigmoid_(), out=target.unflatten(-1, (len(group), -1)).transpose(0, 1)
+            )
+            offset += len(group) * width
+        assert padded is not None
+        return padded[:, self.valid_index].view(batch, frames, -1)
 
 
 def mel_bands(sample_rate: int, n_fft: int, num_bands: int) -> np.ndarray:
