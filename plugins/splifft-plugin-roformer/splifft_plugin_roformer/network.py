@@ -379,10 +379,9 @@ class MaskEstimator(_Grouped):
             if padded is None:
                 padded = out.new_empty(batch * frames, self.padded_width)
             # the GLU writes straight into its columns of the concatenated output
-            target = padded[:, offset : offset + len(group) * width]
-            torch.mul(
-                value, gate.sigmoid_(), out=target.unflatten(-1, (len(group), -1)).transpose(0, 1)
-            )
+            # (`view`, never a copy: `out=` must land in `padded`)
+            target = padded[:, offset : offset + len(group) * width].view(-1, len(group), width)
+            torch.mul(value, gate.sigmoid_(), out=target.transpose(0, 1))
             offset += len(group) * width
         assert padded is not None
         return padded[:, self.valid_index].view(batch, frames, -1)
