@@ -1,12 +1,13 @@
 """BS-RoFormer and Mel-Band RoFormer networks: `(b, c, t)` → `(b, stems, c, t)`.
 
 Module names and nesting mirror Music-Source-Separation-Training's (MSST) so that community
-checkpoints load with `strict=True`. The math is the same; the per-band layers of the band split
-and of the mask estimators run as a few batched matmuls over groups of similar-sized, zero-padded
-bands instead of a Python loop over bands; attention goes through
-`scaled_dot_product_attention` along one axis of the `(b, frames, bands, dim)` grid, so the axial
-transformers never transpose it; each RMSNorm's `√dim·γ` scales the weight of the linear layer
-that follows it instead of every token; the residual sums ride on the matmuls (`addmm`).
+checkpoints load with `strict=True`. The math is the same, arranged for speed: every linear layer
+goes through `splifft_core.kernels.linear` (oneDNN on x86, with the GELU or the residual sum fused
+into the matmul); attention goes through `scaled_dot_product_attention` along one axis of the
+`(b, frames, bands, dim)` grid, so the axial transformers never transpose it, with q, k, v and the
+gates from one projection; each RMSNorm's `√dim·γ` scales the weight of the linear layer that
+follows it instead of every token; the mask MLPs compute tanh through a sigmoid and write their
+GLU straight into the output.
 """
 
 from __future__ import annotations
@@ -225,107 +226,45 @@ class Transformer(nn.Module):
         return out
 
 
-PADDING_WASTE = 0.25
-"""Bands whose sizes are within this fraction of each other share one zero-padded matmul."""
-
-
-def group_bands(sizes: Sequence[int], waste: float = PADDING_WASTE) -> list[tuple[int, ...]]:
-    """Partition band indices so that padding each band to its group's widest wastes little.
-
-    BS-RoFormer's bands come in a handful of sizes (one group each); Mel-Band RoFormer's grow
-    smoothly (a few groups, each padded by at most `waste`).
-    """
-    order = sorted(range(len(sizes)), key=lambda band: (-sizes[band], band))
-    groups: list[tuple[int, ...]] = []
-    current: list[int] = []
-    for band in order:
-        if current and sizes[band] < sizes[current[0]] * (1 - waste):
-            groups.append(tuple(sorted(current)))
-            current = []
-        current.append(band)
-    groups.append(tuple(sorted(current)))
-    return groups
-
-
-class _Grouped(nn.Module):
-    """Index buffers shared by the band split and the mask estimators."""
-
-    band_order: Tensor
-
-    def __init__(self, dim_inputs: Sequence[int]) -> None:
-        super().__init__()
-        self.dim_inputs = tuple(dim_inputs)
-        self.groups = group_bands(self.dim_inputs)
-        self.widths = [max(self.dim_inputs[b] for b in group) for group in self.groups]
-        for i, group in enumerate(self.groups):
-            self.register_buffer(f"group_{i}", torch.tensor(group), False)
-        # bands come out of the groups concatenated; this puts them back in order
-        concatenated = [band for group in self.groups for band in group]
-        self.register_buffer("band_order", torch.tensor(concatenated).argsort(), False)
-
-    def group_index(self, i: int) -> Tensor:
-        index: Tensor = getattr(self, f"group_{i}")
-        return index
-
-
 def _linears(module: nn.Module) -> list[nn.Linear]:
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
 
-class BandSplit(_Grouped):
-    """Per band: RMSNorm, then a linear map to `dim`; one batched matmul per band group."""
+class BandSplit(nn.Module):
+    """Per band: RMSNorm, then a linear map to `dim` (one oneDNN-sized matmul per band)."""
 
     def __init__(self, dim: int, dim_inputs: Sequence[int]) -> None:
-        super().__init__(dim_inputs)
+        super().__init__()
+        self.dim_inputs = tuple(dim_inputs)
         self.to_features = nn.ModuleList(
             nn.Sequential(RMSNorm(d), nn.Linear(d, dim)) for d in self.dim_inputs
         )
-        offsets = [0]
-        for d in self.dim_inputs:
-            offsets.append(offsets[-1] + d)
-        for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
-            # padding reads the zero column appended after the last input feature
-            index = torch.full((len(group), width), offsets[-1], dtype=torch.long)
-            for row, band in enumerate(group):
-                index[row, : self.dim_inputs[band]] = torch.arange(offsets[band], offsets[band + 1])
-            self.register_buffer(f"gather_{i}", index, False)
-            scale = torch.tensor([self.dim_inputs[b] ** 0.5 for b in group]).unsqueeze(-1)
-            self.register_buffer(f"scale_{i}", scale, False)
 
     def forward(self, x: Tensor) -> Tensor:
         """`(b, t, sum(dim_inputs))` → `(b, t, bands, dim)`."""
-        x = F.pad(x, (0, 1))
         outs: list[Tensor] = []
-        for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
-            weights: list[Tensor] = []
-            biases: list[Tensor] = []
-            for band in group:
-                norm, layer = cast(nn.Sequential, self.to_features[band])
-                assert isinstance(norm, RMSNorm) and isinstance(layer, nn.Linear)
-                # the norm's √d·γ scales the weight's columns, not every frame
-                pad = width - layer.in_features
-                weights.append(F.pad(layer.weight * norm.gamma, (0, pad)))
-                biases.append(layer.bias)
-            weight = torch.stack(weights) * getattr(self, f"scale_{i}").unsqueeze(-1)
-            bands = F.normalize(x[..., getattr(self, f"gather_{i}")], dim=-1)  # (b, t, g, width)
-            out = torch.einsum("btgi,goi->btgo", bands, weight)
-            outs.append(out + torch.stack(biases))
-        return torch.cat(outs, dim=2)[:, :, self.band_order]
+        offset = 0
+        for features, d in zip(self.to_features, self.dim_inputs, strict=True):
+            norm, layer = cast(nn.Sequential, features)
+            assert isinstance(norm, RMSNorm) and isinstance(layer, nn.Linear)
+            unit = F.normalize(x[..., offset : offset + d], dim=-1)
+            outs.append(normalized_linear(unit, norm, layer))
+            offset += d
+        return torch.stack(outs, dim=2)
 
 
-class MaskEstimator(_Grouped):
-    """Per band: an MLP (tanh between layers) ending in a GLU.
+class MaskEstimator(nn.Module):
+    """Per band: an MLP (tanh between layers) ending in a GLU, written into its output columns.
 
-    The hidden layers have the same shape for every band and run as one batched matmul; the
-    last layer, whose width follows the band, runs once per band group.
+    One matmul per band and layer: each is large enough for the oneDNN kernel, and, unlike a
+    batched matmul over zero-padded groups, nothing is computed for padding.
     """
-
-    valid_index: Tensor
 
     def __init__(
         self, dim: int, dim_inputs: Sequence[int], num_layers: int, mlp_expansion_factor: int
     ) -> None:
-        super().__init__(dim_inputs)
+        super().__init__()
+        self.dim_inputs = tuple(dim_inputs)
         hidden = dim * mlp_expansion_factor
         dims = (dim, *(hidden,) * (num_layers - 1))
         self.to_freqs = nn.ModuleList()
@@ -336,55 +275,28 @@ class MaskEstimator(_Grouped):
                 if i < len(dims) - 1:
                     mlp.append(nn.Tanh())
             self.to_freqs.append(nn.Sequential(nn.Sequential(*mlp), nn.GLU(dim=-1)))
-        # where each band's mask values sit in the groups' concatenated, padded outputs
-        position: dict[int, int] = {}
-        offset = 0
-        for group, width in zip(self.groups, self.widths, strict=True):
-            for row, band in enumerate(group):
-                position[band] = offset + row * width
-            offset += len(group) * width
-        valid = [torch.arange(d) + position[band] for band, d in enumerate(self.dim_inputs)]
-        self.register_buffer("valid_index", torch.cat(valid), False)
-        self.padded_width = offset
 
     def forward(self, x: Tensor) -> Tensor:
         """`(b, t, bands, dim)` → `(b, t, sum(dim_inputs))`."""
         batch, frames, bands, dim = x.shape
-        # band-major `(bands, b·t, features)`: every layer is one `baddbmm`, bias included
-        hidden = x.permute(2, 0, 1, 3).reshape(bands, batch * frames, dim)
-        mlps = [_linears(net) for net in self.to_freqs]
-        for layer in range(len(mlps[0]) - 1):
-            weight = torch.stack([mlp[layer].weight for mlp in mlps]).transpose(1, 2)
-            bias = torch.stack([mlp[layer].bias for mlp in mlps]).unsqueeze(1)
-            # tanh(z) = 2·sigmoid(2z) − 1: torch's CPU tanh costs about three sigmoids
-            hidden = torch.baddbmm(bias, hidden, weight, beta=2, alpha=2)
-            hidden = hidden.sigmoid_().mul_(2).sub_(1)
-        padded: Tensor | None = None
+        tokens = x.reshape(batch * frames, bands, dim)
+        out: Tensor | None = None
         offset = 0
-        for i, (group, width) in enumerate(zip(self.groups, self.widths, strict=True)):
-            # the last layer's rows are [value | gate]: pad each half to the group's width
-            weights: list[Tensor] = []
-            biases: list[Tensor] = []
-            for band in group:
-                last, d = mlps[band][-1], self.dim_inputs[band]
-                weight = last.weight.reshape(2, d, -1)
-                weights.append(F.pad(weight, (0, 0, 0, width - d)).flatten(0, 1))
-                biases.append(F.pad(last.bias.reshape(2, d), (0, width - d)).flatten())
-            out = torch.baddbmm(
-                torch.stack(biases).unsqueeze(1),
-                hidden.index_select(0, self.group_index(i)),
-                torch.stack(weights).transpose(1, 2),
-            )  # (g, b·t, 2·width)
-            value, gate = _split_last(out, 2, width).unbind(-2)
-            if padded is None:
-                padded = out.new_empty(batch * frames, self.padded_width)
-            # the GLU writes straight into its columns of the concatenated output
-            # (`view`, never a copy: `out=` must land in `padded`)
-            target = padded[:, offset : offset + len(group) * width].view(-1, len(group), width)
-            torch.mul(value, gate.sigmoid_(), out=target.transpose(0, 1))
-            offset += len(group) * width
-        assert padded is not None
-        return padded[:, self.valid_index].view(batch, frames, -1)
+        for band, (net, d) in enumerate(zip(self.to_freqs, self.dim_inputs, strict=True)):
+            *hidden_layers, last = _linears(net)
+            h = tokens[:, band]
+            for layer in hidden_layers:
+                # tanh(z) = 2·sigmoid(2z) − 1: torch's CPU tanh costs about three sigmoids
+                h = linear(h, layer.weight, layer.bias).mul_(2).sigmoid_().mul_(2).sub_(1)
+            value_gate = linear(h, last.weight, last.bias)
+            if out is None:
+                out = value_gate.new_empty(batch * frames, sum(self.dim_inputs))
+            torch.mul(
+                value_gate[:, :d], value_gate[:, d:].sigmoid_(), out=out[:, offset : offset + d]
+            )
+            offset += d
+        assert out is not None
+        return out.view(batch, frames, -1)
 
 
 def mel_bands(sample_rate: int, n_fft: int, num_bands: int) -> np.ndarray:

@@ -7,12 +7,13 @@ time where it matters) and compares in float32.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
-from splifft_plugin_roformer.network import Attention, MaskEstimator, RotaryEmbedding
+from splifft_plugin_roformer.network import Attention, BandSplit, MaskEstimator, RotaryEmbedding
 from torch import Tensor, nn
 
 
@@ -99,4 +100,24 @@ def test_mask_estimator_matches_per_band_mlps(num_layers: int) -> None:
         [estimator.to_freqs[band](x[:, :, band]) for band in range(len(dim_inputs))], dim=-1
     )
     assert out.shape == (2, 9, sum(dim_inputs))
+    assert (out - expected).abs().max().item() < 1e-5
+
+
+def test_band_split_matches_per_band_norm_and_linear() -> None:
+    dim_inputs = [4, 4, 6, 10, 12, 26, 30]
+    split = BandSplit(48, dim_inputs).eval()
+    _randomize(split, seed=11)
+    x = torch.randn(2, 9, sum(dim_inputs), generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        out = split(x)
+    # MSST: each band's nn.Sequential(RMSNorm, Linear) on its slice of the features
+    edges = [0, *torch.tensor(dim_inputs).cumsum(0).tolist()]
+    expected = torch.stack(
+        [
+            split.to_features[i](x[..., lo:hi])
+            for i, (lo, hi) in enumerate(itertools.pairwise(edges))
+        ],
+        dim=2,
+    )
+    assert out.shape == (2, 9, len(dim_inputs), 48)
     assert (out - expected).abs().max().item() < 1e-5
