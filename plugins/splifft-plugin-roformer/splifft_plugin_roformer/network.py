@@ -152,13 +152,14 @@ class Attention(nn.Module):
         q, k = self.rotary_embed(qkv[:2]).flatten(1, 2)  # q and k rotated in one pass
         v = qkv[2].flatten(0, 1)
         out = F.scaled_dot_product_attention(q, k, v)
-        out = out.view(batch, -1, *out.shape[1:])
-        out = out.mul_(gates.permute(0, other, 3, axis).unsqueeze(-1))  # (b, other, h, seq, d)
-        # back onto the grid: (b, n1, n2, h·d)
-        grid = out.permute(0, 3, 1, 2, 4) if axis == 1 else out.permute(0, 1, 3, 2, 4)
+        out = out.view(batch, -1, *out.shape[1:])  # (b, other, h, seq, d)
+        # gate each head and put it back onto the grid, (b, n1, n2, h, d), in one pass
+        grid = out.new_empty(*x.shape[:3], self.heads, out.shape[-1])
+        on_grid = grid.permute(0, 2, 3, 1, 4) if axis == 1 else grid.permute(0, 1, 3, 2, 4)
+        torch.mul(out, gates.permute(0, other, 3, axis).unsqueeze(-1), out=on_grid)
         to_out = self.to_out[0]
         assert isinstance(to_out, nn.Linear)
-        return residual_linear(x, grid.reshape(*x.shape[:3], -1), to_out)
+        return residual_linear(x, grid.flatten(-2), to_out)
 
 
 class LinearAttention(nn.Module):
