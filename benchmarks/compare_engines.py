@@ -61,6 +61,8 @@ class Result:
     chunks: int = 0
     profile: dict[str, float] = field(default_factory=dict)
     """Ours: self CPU seconds of one profiled forward by kernel family (`ours_runner.KERNELS`)."""
+    gpu_peaks: list[float] = field(default_factory=list)
+    """CUDA runs: `torch.cuda.max_memory_allocated` of each process, MiB."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
@@ -111,8 +113,17 @@ def run_measured(cmd: list[str], tuned: bool, threads: int) -> tuple[dict[str, A
 
 class Bench:
     def __init__(
-        self, peers_python: str, threads: int, workdir: Path, save: Path, calls: int
+        self,
+        peers_python: str,
+        threads: int,
+        workdir: Path,
+        save: Path,
+        calls: int,
+        device: str = "cpu",
+        precision: str = "float32",
     ) -> None:
+        self.device = device
+        self.precision = precision
         self.peers_python = peers_python
         self.threads = threads
         self.workdir = workdir
@@ -145,6 +156,8 @@ class Bench:
             "warmup": case.warmup,
             "calls": self.calls,
             "threads": self.threads,
+            "device": self.device,
+            "precision": self.precision,
             **(extra or {}),
         }
         if result.engine == "ours":
@@ -158,6 +171,8 @@ class Bench:
         result.peaks.append(peak)
         result.chunks = info["chunks"]
         result.profile = info.get("profile", result.profile)
+        if "gpu_peak_mib" in info:
+            result.gpu_peaks.append(info["gpu_peak_mib"])
         print(
             f"  {case.name:<20} {result.label:<34} wall {info['wall']:7.2f} s  "
             f"cpu {info['cpu']:7.2f} s  forward {info['forward']:7.2f} s  "
@@ -234,7 +249,7 @@ def write_track(path: Path, seconds: float) -> None:
             f.write(np.clip(0.1 * rng.standard_normal((n, 2)), -1, 1).astype(np.float32))
 
 
-def machine(threads: int, peers_python: str) -> list[str]:
+def machine(threads: int, peers_python: str, device: str, precision: str) -> list[str]:
     model = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -259,7 +274,15 @@ def machine(threads: int, peers_python: str) -> list[str]:
         check=False,
     ).stdout.strip()
     load = os.getloadavg()
+    accelerator = []
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(torch.device(device))
+        cuda = torch.version.cuda
+        accelerator = [f"- device: `{device}`, {name} (CUDA {cuda}); precision: {precision}"]
+    elif precision != "float32":
+        accelerator = [f"- device: `{device}`; precision: {precision} (autocast)"]
     return [
+        *accelerator,
         f"- CPU: {model}, {os.cpu_count()} logical cores; Linux {platform.release()}; "
         f"Python {platform.python_version()}",
         f"- ours: torch {torch.__version__}, oneDNN linear layers "
@@ -275,10 +298,12 @@ def machine(threads: int, peers_python: str) -> list[str]:
 
 
 def speed_tables(cases: list[Case], plans: dict[str, list[Result]]) -> list[str]:
+    gpu = any(r.gpu_peaks for rows in plans.values() for r in rows)
     lines = [
         "| model | engine | chunks | wall s (slowest) | RTF | CPU s | forward s | non-forward | "
-        "peak RSS MiB | ours faster (wall) | ours faster (CPU) |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "peak RSS MiB | ours faster (wall) | ours faster (CPU) |"
+        + (" peak GPU MiB |" if gpu else ""),
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if gpu else ""),
     ]
     for case in cases:
         rows = plans[case.name]
@@ -296,6 +321,7 @@ def speed_tables(cases: list[Case], plans: dict[str, list[Result]]) -> list[str]
                 f"{r.rtf:.3f} | "
                 f"{r.cpu:.2f} | {r.forward:.2f} | {overhead:+.1%} | {r.peak:.0f} | "
                 f"{speedup_wall} | {speedup_cpu} |"
+                + (f" {max(r.gpu_peaks, default=float('nan')):.0f} |" if gpu else "")
             )
     return lines
 
@@ -423,6 +449,15 @@ def main() -> None:
         help="the peers' venv python (made by benchmarks/make_peers_venv.sh)",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--device", default="cpu", help="torch device of every engine (cpu, cuda, cuda:1, …)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16", "float16"],
+        default="float32",
+        help="bfloat16 / float16: every engine runs its model under torch.autocast",
+    )
     parser.add_argument("--repeats", type=int, help="processes per job (default 2, quick 1)")
     parser.add_argument("--calls", type=int, default=3, help="timed calls per process")
     parser.add_argument(
@@ -466,7 +501,15 @@ def main() -> None:
         cases = [c for c in cases if c.name in plans]
     else:
         with tempfile.TemporaryDirectory(prefix="splifft-compare-") as tmp:
-            bench = Bench(opts.peers_python, opts.threads, Path(tmp), opts.save, opts.calls)
+            bench = Bench(
+                opts.peers_python,
+                opts.threads,
+                Path(tmp),
+                opts.save,
+                opts.calls,
+                opts.device,
+                opts.precision,
+            )
             bench.saved["command"] = command.strip()
             plans = speed(bench, cases, opts.repeats, opts.tuned_ours)
             memory_rows = memory(bench, minutes) if minutes else []
@@ -498,7 +541,7 @@ def render(
         "",
         "## Machine",
         "",
-        *machine(opts.threads, opts.peers_python),
+        *machine(opts.threads, opts.peers_python, opts.device, opts.precision),
         "",
         "## Cases",
         "",
@@ -516,7 +559,7 @@ def render(
         )
     lines += [
         "",
-        "## Speed (CPU)",
+        f"## Speed ({opts.device}, {opts.precision})",
         "",
         "Wall and CPU seconds of the separation call alone (model built, weights loaded); "
         "RTF = wall ÷ audio duration; *forward* = time inside the chunk model (STFT, network, "

@@ -38,23 +38,33 @@ def test_audio(seconds: float) -> Tensor:
 
 
 class ForwardClock:
-    """Seconds spent inside the chunk model (STFT, network, ISTFT), via forward hooks."""
+    """Seconds spent inside the chunk model (STFT, network, ISTFT), via forward hooks.
 
-    def __init__(self) -> None:
+    On CUDA each hook waits for the device, so the seconds are the kernels', not the launches'.
+    """
+
+    def __init__(self, device: torch.device) -> None:
         self.seconds = 0.0
         self.calls = 0
         self.chunks = 0
         self._start = 0.0
+        self.device = device
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def attach(self, module: nn.Module) -> None:
         module.register_forward_pre_hook(self._pre)
         module.register_forward_hook(self._post)
 
     def _pre(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
+        self._sync()
         self._start = time.perf_counter()
         self.chunks += int(args[0].shape[0])
 
     def _post(self, module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+        self._sync()
         self.seconds += time.perf_counter() - self._start
         self.calls += 1
 
@@ -114,14 +124,16 @@ def matched_inference(case: Case, layout: str) -> InferenceConfig:
     raise ValueError(f"unknown layout {layout!r}")
 
 
-def build(case: Case, layout: str, weights: str) -> Separator:
+def build(
+    case: Case, layout: str, weights: str, device: torch.device, precision: str = "float32"
+) -> Separator:
     spec, params = spec_and_params(case)
     state = torch.load(weights, weights_only=True)
-    inference = matched_inference(case, layout)
+    inference = matched_inference(case, layout).model_copy(update={"precision": precision})
     if spec.checkpoint_loader is None:
-        return Separator.from_spec(spec, params, state, inference=inference)
+        return Separator.from_spec(spec, params, state, inference=inference, device=device)
     # htdemucs loads checkpoint files; a bare state dict goes through its transform
-    separator = Separator.from_spec(spec, params, None, inference=inference)
+    separator = Separator.from_spec(spec, params, None, inference=inference, device=device)
     network = separator.model.network
     network.load_state_dict(spec.transform_checkpoint(state, separator.params), strict=True)
     return separator
@@ -170,8 +182,10 @@ def main() -> None:
     job = json.loads(sys.argv[1])
     torch.set_num_threads(int(job.get("threads", 2)))
     case = case_from(job["case"])
-    separator = build(case, job["layout"], job["weights"])
-    clock = ForwardClock()
+    device = torch.device(job.get("device", "cpu"))
+    precision = job.get("precision", "float32")
+    separator = build(case, job["layout"], job["weights"], device, precision)
+    clock = ForwardClock(device)
     run: Callable[[], object]
     if job.get("audio_file"):
         out_dir = job.get("out_dir") or tempfile.mkdtemp(prefix="splifft-bench-")
@@ -186,10 +200,13 @@ def main() -> None:
             return separator.separate(audio, RATE)
 
     if job["warmup"]:
-        chunk = torch.zeros(1, 2, separator.chunk_size)
-        with torch.inference_mode():
+        chunk = torch.zeros(1, 2, separator.chunk_size, device=device)
+        low = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(precision)
+        with torch.inference_mode(), torch.autocast(device.type, low, enabled=low is not None):
             separator.model(chunk)
     clock.attach(separator.model)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     before = rss_mib()
     # the best of several calls: the machine is shared, bursts of other work only add time
     best: dict[str, Any] = {}
@@ -197,11 +214,15 @@ def main() -> None:
         clock.seconds, clock.calls, clock.chunks = 0.0, 0, 0
         cpu, wall = time.process_time(), time.perf_counter()
         run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if not best or wall < best["wall"]:
             best = {"wall": wall, "cpu": cpu, "forward": clock.seconds}
             best.update(calls=clock.calls, chunks=clock.chunks, rss_before_mib=before)
-    if job.get("profile"):
+    if device.type == "cuda":
+        best["gpu_peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    if job.get("profile") and device.type == "cpu":
         chunk = 0.1 * torch.randn(case.batch_size, 2, separator.chunk_size)
         best["profile"] = profile_forward(separator.model, chunk)  # after the timed calls
     print(json.dumps(best))

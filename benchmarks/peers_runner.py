@@ -49,6 +49,21 @@ def test_audio(seconds: float) -> torch.Tensor:
     return 0.1 * torch.randn(2, n, generator=torch.Generator().manual_seed(1))
 
 
+DEVICE = torch.device("cpu")
+"""Where the peers run (`job["device"]`); CUDA timings wait for the device."""
+LOW_PRECISION = None
+"""`torch.bfloat16` / `torch.float16` when the job asks for autocast, else None."""
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
+def autocast():
+    return torch.autocast(DEVICE.type, LOW_PRECISION, enabled=LOW_PRECISION is not None)
+
+
 class ForwardClock:
     """Seconds spent inside a module's forward (hooks; the module's own calls only)."""
 
@@ -63,10 +78,12 @@ class ForwardClock:
         module.register_forward_hook(self._post)
 
     def _pre(self, module, args) -> None:
+        sync()
         self._start = time.perf_counter()
         self.chunks += int(args[0].shape[0]) if args[0].dim() == 3 else 1
 
     def _post(self, module, args, out) -> None:
+        sync()
         self.seconds += time.perf_counter() - self._start
         self.calls += 1
 
@@ -195,6 +212,7 @@ def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardC
     from splifft import core
 
     network, params = splifft009_network(case, state)
+    network.to(DEVICE)
     ns = types.SimpleNamespace
     model = case.model
     config = ns(
@@ -211,14 +229,14 @@ def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardC
             conv_dtype=None,
         ),
         model=ns(chunk_size=case.chunk_size),
-        inference=ns(batch_size=case.batch_size, use_autocast_dtype=None),
+        inference=ns(batch_size=case.batch_size, use_autocast_dtype=LOW_PRECISION),
         masking=ns(add_sub_dtype=None, out_dtype=None),
     )
     engine = InferenceEngine(
         config=config,
         model=network,
         model_params_concrete=params,
-        model_device=torch.device("cpu"),
+        model_device=DEVICE,
         io_device=torch.device("cpu"),
         model_input_dtype=torch.float32,
     )
@@ -226,8 +244,10 @@ def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardC
     original = core.ModelWaveformToWaveform.forward
 
     def timed(self, chunk):
+        sync()
         start = time.perf_counter()
         out = original(self, chunk)
+        sync()
         clock.seconds += time.perf_counter() - start
         clock.calls += 1
         clock.chunks += int(chunk.shape[0])
@@ -243,10 +263,10 @@ def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardC
             case.chunk_size,
             config.masking,
             io_device=torch.device("cpu"),
-            model_device=torch.device("cpu"),
+            model_device=DEVICE,
         )
-        with torch.inference_mode():
-            w2w(audio[None, :, : case.chunk_size].contiguous())
+        with torch.inference_mode(), autocast():
+            w2w(audio[None, :, : case.chunk_size].contiguous().to(DEVICE))
     core.ModelWaveformToWaveform.forward = timed
 
     def separate():
@@ -275,7 +295,7 @@ def run_audiosep(case: Case, network, audio: torch.Tensor, clock: ForwardClock, 
     separator.logger.setLevel(logging.WARNING)
     separator.model_data_cfgdict = ConfigDict(config)
     separator.model_run = network
-    separator.torch_device = torch.device("cpu")
+    separator.torch_device = DEVICE
     separator.pitch_shift = 0
     separator.is_roformer = case.family in ("bs_roformer", "mel_roformer")
     separator.override_model_segment_size = False
@@ -289,25 +309,36 @@ def run_audiosep(case: Case, network, audio: torch.Tensor, clock: ForwardClock, 
     separator.secondary_stem_name = "residual"
     mix = audio.numpy()
     if warmup:
-        with torch.no_grad():
-            network(audio[None, :, : case.chunk_size].contiguous())
+        with torch.no_grad(), autocast():
+            network(audio[None, :, : case.chunk_size].contiguous().to(DEVICE))
     clock.attach(network)
-    return lambda: separator.demix(mix)
+
+    def separate():
+        with autocast():
+            return separator.demix(mix)
+
+    return separate
 
 
 def run_demucs(case: Case, network, audio: torch.Tensor, clock: ForwardClock, warmup):
     from demucs.apply import apply_model
 
     if warmup:
-        with torch.no_grad():
-            network(audio[None, :, : case.chunk_size].contiguous())
+        with torch.no_grad(), autocast():
+            network(audio[None, :, : case.chunk_size].contiguous().to(DEVICE))
     clock.attach(network)
     overlap = case.overlap_ratio or 0.0
 
     def separate():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             return apply_model(
-                network, audio[None], shifts=0, split=True, overlap=overlap, progress=False
+                network,
+                audio[None],
+                shifts=0,
+                split=True,
+                overlap=overlap,
+                progress=False,
+                device=DEVICE,
             )
 
     return separate
@@ -321,8 +352,12 @@ def rss_mib() -> float:
 
 
 def main() -> None:
+    global DEVICE, LOW_PRECISION
     job = json.loads(sys.argv[1])
     torch.set_num_threads(int(job.get("threads", 2)))
+    DEVICE = torch.device(job.get("device", "cpu"))
+    precision = job.get("precision", "float32")
+    LOW_PRECISION = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(precision)
     case = case_from(job["case"])
     if job["engine"] == "init":
         torch.manual_seed(0)
@@ -340,10 +375,12 @@ def main() -> None:
             _stub_audio_separator_package()
         network = reference_network(case)
         network.load_state_dict(state)
-        network.eval()
+        network.to(DEVICE).eval()
         runner = run_audiosep if job["engine"] == "audiosep" else run_demucs
         separate = runner(case, network, audio, clock, job["warmup"])
     del state
+    if DEVICE.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(DEVICE)
     before = rss_mib()
     # the best of several calls: the machine is shared, bursts of other work only add time
     best = {}
@@ -351,10 +388,13 @@ def main() -> None:
         clock.seconds, clock.calls, clock.chunks = 0.0, 0, 0
         cpu, wall = time.process_time(), time.perf_counter()
         separate()
+        sync()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if not best or wall < best["wall"]:
             best = {"wall": wall, "cpu": cpu, "forward": clock.seconds}
             best.update(calls=clock.calls, chunks=clock.chunks, rss_before_mib=before)
+    if DEVICE.type == "cuda":
+        best["gpu_peak_mib"] = torch.cuda.max_memory_allocated(DEVICE) / 2**20
     print(json.dumps(best))
 
 
