@@ -426,6 +426,7 @@ def pool(
                     target.cpus += result.cpus
                     target.forwards += result.forwards
                     target.peaks += result.peaks
+                    target.gpu_peaks += result.gpu_peaks
                     target.profile = target.profile or result.profile
                 elif result.walls:
                     plans[name].append(result)
@@ -584,9 +585,11 @@ def render(
             "CPU time by operator family, shares of the profiled total). *Kernel floor* = the "
             "measured forward per chunk × the share of matmul, attention, convolution and FFT "
             "kernels: what a forward would cost if everything else (element-wise work, copies, "
-            "norms, indexing) were free. Every engine runs these same float32 oneDNN / MKL / "
-            "`scaled_dot_product_attention` kernels, so *ceiling* = the peer's forward per "
-            "chunk ÷ our floor bounds the speed-up any rewrite of the rest could reach.",
+            "norms, indexing) were free; *ceiling* = the peer's forward per chunk ÷ our floor, "
+            "the most our engine could gain over that peer by making the rest free. The "
+            "attention (`scaled_dot_product_attention`), convolution and FFT kernels are the "
+            "same in every engine; our matmuls are oneDNN's, the peers' MKL's "
+            "(`python benchmarks/linear_kernels.py` compares the two).",
             "",
             *kernel_table(cases, plans),
             "",
