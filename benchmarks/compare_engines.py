@@ -119,8 +119,8 @@ class Bench:
         workdir: Path,
         save: Path,
         calls: int,
-        device: str = "cpu",
-        precision: str = "float32",
+        device: str,
+        precision: str,
     ) -> None:
         self.device = device
         self.precision = precision
@@ -497,8 +497,12 @@ def main() -> None:
     command = "python benchmarks/compare_engines.py " + " ".join(sys.argv[1:])
     started = time.perf_counter()
     if opts.render:
-        plans, memory_rows, elapsed, runs = pool([json.loads(p.read_text()) for p in opts.render])
+        saved = [json.loads(p.read_text()) for p in opts.render]
+        plans, memory_rows, elapsed, runs = pool(saved)
         command = f"{runs} ; {command.strip()}"
+        # the runs' own device and precision label the tables, not this command's defaults
+        opts.device = saved[0].get("device", "cpu")
+        opts.precision = saved[0].get("precision", "float32")
         cases = [c for c in cases if c.name in plans]
     else:
         with tempfile.TemporaryDirectory(prefix="splifft-compare-") as tmp:
@@ -512,6 +516,7 @@ def main() -> None:
                 opts.precision,
             )
             bench.saved["command"] = command.strip()
+            bench.saved["device"], bench.saved["precision"] = opts.device, opts.precision
             plans = speed(bench, cases, opts.repeats, opts.tuned_ours)
             memory_rows = memory(bench, minutes) if minutes else []
             elapsed = time.perf_counter() - started

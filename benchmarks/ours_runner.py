@@ -9,6 +9,7 @@ plugin's network, picks the inference settings that cut the same chunks as the p
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.cases import RATE, Case, msst_config
 from splifft_core.config import InferenceConfig
+from splifft_core.engine import precision_autocast
 from splifft_core.models import ArchitectureSpec
 from splifft_core.separator import Separator
 
@@ -201,8 +203,8 @@ def main() -> None:
 
     if job["warmup"]:
         chunk = torch.zeros(1, 2, separator.chunk_size, device=device)
-        low = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(precision)
-        with torch.inference_mode(), torch.autocast(device.type, low, enabled=low is not None):
+        autocast = precision_autocast(device, precision)
+        with torch.inference_mode(), autocast or contextlib.nullcontext():
             separator.model(chunk)
     clock.attach(separator.model)
     if device.type == "cuda":

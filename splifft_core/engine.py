@@ -291,7 +291,8 @@ def derive_stems(
     return stems
 
 
-def _autocast(device: torch.device, precision: str) -> torch.autocast | None:
+def precision_autocast(device: torch.device, precision: str) -> torch.autocast | None:
+    """The `torch.autocast` a model call runs under for `precision` (None for float32)."""
     if precision == "float32":
         return None
     dtype = torch.bfloat16 if precision == "bfloat16" else torch.float16
@@ -335,7 +336,7 @@ def stitch_stream(
     jobs = plan.jobs
     base = 0  # padded coordinate of acc[..., 0]
     track_lo, track_hi = plan.pad_left, plan.pad_left + plan.length
-    autocast = _autocast(device, config.precision)
+    autocast = precision_autocast(device, config.precision)
     for first in range(0, len(jobs), batch_size):
         batch_jobs = jobs[first : first + batch_size]
         n = len(batch_jobs)
