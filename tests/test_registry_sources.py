@@ -96,14 +96,11 @@ def test_plugin_redefining_a_builtin_or_another_plugin_conflicts(
         registry.get("identity-test-gain")
 
 
-def test_an_identical_manifest_from_two_sources_is_one_model(
-    plugin_host: Callable[..., PluginHost],
-) -> None:
-    """A first-party plugin's manifest also ships in the built-in catalogue: not a conflict."""
+def test_every_source_defines_a_model_once(plugin_host: Callable[..., PluginHost]) -> None:
+    """The catalogue holds each manifest once: a plugin re-shipping a built-in one conflicts."""
     host = plugin_host(plugin_with_manifests("same", hpss_manifest()))
-    registry = load_registry(host)
-    assert registry.get(HPSS).source == "plugin"
-    assert registry.conflicts == {}
+    with pytest.raises(ManifestError, match="defined twice: by plugin manifest plugin same"):
+        load_registry(host).get(HPSS)
 
 
 def test_a_plugin_cannot_override(plugin_host: Callable[..., PluginHost]) -> None:
@@ -131,7 +128,7 @@ def test_invalid_manifests_are_skipped_and_reported(
     registry = load_registry(host)
     assert "identity-user-ok" in registry.entries
     assert not {"identity-user-bad", "identity-plugin-local"} & set(registry.entries)
-    problems = "\n".join(registry.problems)
+    problems = "\n".join(registry.warnings())
     assert "broken.json: not valid JSON" in problems
     assert "identity-user-bad" in problems and "resources.0.url.filename" in problems
     assert "local resources are only allowed in user-local manifests" in problems
@@ -151,7 +148,7 @@ def test_missing_plugin_names_the_distribution(plugin_host: Callable[..., Plugin
     orphan = identity_manifest("identity-user-anon", [])
     del orphan["plugin"]
     write_user_manifest(orphan)
-    with pytest.raises(PluginError, match="a plugin providing 'identity'"):
+    with pytest.raises(PluginError, match="'identity': no installed plugin provides it"):
         splifft.load("identity-user-anon")
 
 

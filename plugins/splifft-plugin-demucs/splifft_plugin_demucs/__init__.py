@@ -7,14 +7,10 @@ and the checkpoint reader in `splifft_plugin_demucs.checkpoint`, named by import
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_demucs.params import HDemucsParams, HTDemucsParams
-
-MANIFEST_DIR = Path(__file__).parent / "manifests"
 
 SPEC = ArchitectureSpec(
     name="htdemucs",
@@ -55,16 +51,10 @@ def splifft_architectures() -> list[ArchitectureSpec]:
     return [SPEC, HDEMUCS_SPEC]
 
 
-@hookimpl
-def splifft_manifests() -> list[dict[str, Any] | Path]:
-    return [*sorted(MANIFEST_DIR.glob("*.json"))]
-
-
 __all__ = [
     "HDEMUCS_SPEC",
     "SPEC",
     "HDemucsParams",
     "HTDemucsParams",
     "splifft_architectures",
-    "splifft_manifests",
 ]

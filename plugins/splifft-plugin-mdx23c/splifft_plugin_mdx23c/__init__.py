@@ -6,14 +6,10 @@ named by import path.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_mdx23c.params import Mdx23cParams
-
-MANIFEST_DIR = Path(__file__).parent / "manifests"
 
 SPEC = ArchitectureSpec(
     name="mdx23c",
@@ -32,10 +28,4 @@ def splifft_architectures() -> list[ArchitectureSpec]:
     return [SPEC]
 
 
-@hookimpl
-def splifft_manifests() -> list[dict[str, Any] | Path]:
-    manifests: list[dict[str, Any] | Path] = [*sorted(MANIFEST_DIR.glob("*.json"))]
-    return manifests
-
-
-__all__ = ["SPEC", "Mdx23cParams", "splifft_architectures", "splifft_manifests"]
+__all__ = ["SPEC", "Mdx23cParams", "splifft_architectures"]

@@ -6,13 +6,10 @@ only when a model is built.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams
-
-MANIFESTS = Path(__file__).resolve().parent / "manifests"
 
 BS_ROFORMER = ArchitectureSpec(
     name="bs_roformer",
@@ -42,8 +39,3 @@ MEL_ROFORMER = ArchitectureSpec(
 @hookimpl
 def splifft_architectures() -> list[ArchitectureSpec]:
     return [BS_ROFORMER, MEL_ROFORMER]
-
-
-@hookimpl
-def splifft_manifests() -> list[Path]:
-    return sorted(MANIFESTS.glob("*.json"))
