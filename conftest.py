@@ -6,8 +6,12 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.hub_server import StandInHub
 
 # Entry-point autoload is off for the whole session: tests register the plugins they need.
 os.environ["SPLIFFT_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -49,3 +53,20 @@ def plugin_host() -> Callable[..., object]:
         return host
 
     return make
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInHub]:
+    """A stand-in Hugging Face Hub on 127.0.0.1 (`tests.hub_server.StandInHub`), as HF_ENDPOINT."""
+    from tests.hub_server import running_hub
+
+    try:  # huggingface_hub fetches an agent list from its import-time endpoint once a process
+        import huggingface_hub.utils._detect_agent as detect_agent
+
+        monkeypatch.setattr(detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}})
+    except (ImportError, AttributeError):
+        pass
+    with running_hub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server

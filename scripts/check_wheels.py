@@ -47,7 +47,18 @@ def run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
 def build_wheels(out: Path) -> list[Path]:
     for folder in DISTRIBUTIONS:
         run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(folder)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                str(out),
+                str(folder),
+            ],
             cwd=out,
         )
     wheels = sorted(out.glob("*.whl"))

@@ -13,8 +13,9 @@ chunk needs, so memory is still bounded by chunk size and batch; glibc still fal
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
+
+from splifft_core.settings import settings
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
@@ -23,16 +24,20 @@ TRIM_THRESHOLD = 1 << 30
 _done: bool | None = None
 
 
-def keep_freed_memory() -> bool:
-    """Tune glibc malloc once per process; `SPLIFFT_MALLOC_TUNING=0` turns this off.
+def keep_freed_memory(enabled: bool | None = None) -> bool:
+    """Tune glibc malloc, once per process (it cannot be undone); returns whether it is in effect.
 
-    Returns whether the tuning is in effect (false off glibc, e.g. macOS, Windows, musl).
+    `enabled`: `None` follows `SPLIFFT_MALLOC_TUNING` (on by default); `False` does nothing.
+    `Separator.from_spec(tune_malloc=…)` and `splifft_core.api.load(tune_malloc=…)` call this.
+    The tuning is never in effect off glibc (macOS, Windows, musl).
     """
     global _done
-    if _done is not None:
-        return _done
+    if enabled is None:
+        enabled = settings().malloc_tuning
+    if _done is not None or not enabled:
+        return bool(_done)
     _done = False
-    if os.environ.get("SPLIFFT_MALLOC_TUNING", "1").strip() == "0" or sys.platform != "linux":
+    if sys.platform != "linux":
         return _done
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -9,29 +9,24 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from splifft_core.config import InferenceConfig, Precision
-from splifft_core.errors import ConfigError, ManifestError, PluginError
+from splifft_core.errors import ConfigError, ManifestError, PluginError, validation_message
 from splifft_core.manifest import Manifest
 from splifft_core.plugins import PluginHost, get_host
 from splifft_core.registry import ManifestEntry, resolve_manifest
 
 if TYPE_CHECKING:
-    from splifft_core.hub import Notify
+    from splifft_core.hub import DownloadProgress, Notify
     from splifft_core.models import ArchitectureSpec
     from splifft_core.separator import Separator
 
 
 def architecture_for(manifest: Manifest, host: PluginHost | None = None) -> ArchitectureSpec:
-    """The installed spec for a manifest, or an error saying which distribution to install."""
+    """The installed spec for a manifest, or an error saying which plugin failed or is missing."""
     host = host or get_host()
-    specs = host.architectures()
-    if manifest.architecture in specs:
-        return specs[manifest.architecture]
-    dist = manifest.plugin or f"a plugin providing {manifest.architecture!r}"
-    install = f"`pip install {manifest.plugin}`" if manifest.plugin else "install " + dist
-    raise PluginError(
-        f"model {manifest.identifier!r} needs architecture {manifest.architecture!r}, which no "
-        f"installed plugin provides: {install}"
-    )
+    try:
+        return host.architecture(manifest.architecture, manifest.plugin)
+    except PluginError as exc:
+        raise PluginError(f"model {manifest.identifier!r}: {exc}") from None
 
 
 def inference_config(manifest: Manifest, **overrides: Any) -> InferenceConfig:
@@ -41,10 +36,8 @@ def inference_config(manifest: Manifest, **overrides: Any) -> InferenceConfig:
     try:
         return InferenceConfig(**values, derived_stems=manifest.derived_stems)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
         raise ConfigError(
-            f"{manifest.identifier}: invalid inference setting {loc}: {first['msg']}"
+            f"{manifest.identifier}: invalid inference setting {validation_message(exc)}"
         ) from None
 
 
@@ -81,11 +74,16 @@ def load(
     precision: Precision | None = None,
     host: PluginHost | None = None,
     notify: Notify | None = None,
+    on_download: DownloadProgress | None = None,
+    tune_malloc: bool | None = None,
+    fast_kernels: bool | None = None,
 ) -> Separator:
     """A separator for a registry identifier or a manifest JSON file.
 
-    Weights are fetched (or found in the cache) and verified against the manifest's sha256.
-    Keyword arguments override the manifest's inference defaults.
+    Weights are fetched (or found in the cache) and verified against the manifest's sha256;
+    `notify` hears one-line messages (default: the `splifft` logger), `on_download` the bytes of
+    each download. The inference keywords override the manifest's defaults; `tune_malloc` and
+    `fast_kernels` are `Separator.from_spec`'s (`None`: the `SPLIFFT_*` settings).
     """
     entry: ManifestEntry = resolve_manifest(model, host)
     manifest = entry.manifest
@@ -93,10 +91,9 @@ def load(
     try:
         params = spec.parse_params(manifest.params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
         raise ManifestError(
-            f"model {manifest.identifier!r}: invalid params for {spec.name!r}: {loc}: {first['msg']}"
+            f"model {manifest.identifier!r}: invalid params for {spec.name!r}: "
+            f"{validation_message(exc)}"
         ) from None
     check_manifest_against_params(manifest, params)
     config = inference_config(
@@ -111,7 +108,7 @@ def load(
     )
     from splifft_core import hub
 
-    weights = hub.fetch_weights(manifest, entry.base_dir, notify or hub._stderr)
+    weights = hub.fetch_weights(manifest, entry.base_dir, notify, on_download)
     from splifft_core.separator import Separator  # torch: only once the weights are here
 
     return Separator.from_spec(
@@ -122,4 +119,6 @@ def load(
         device=device,
         stems=stems,
         identifier=manifest.identifier,
+        tune_malloc=tune_malloc,
+        fast_kernels=fast_kernels,
     )

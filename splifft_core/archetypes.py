@@ -8,6 +8,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
+from splifft_core import stft as core_stft
 from splifft_core.models import Archetype, StftParams
 from splifft_core.types import (
     ComplexSpectrogram,
@@ -17,47 +18,14 @@ from splifft_core.types import (
 )
 
 
-def _window(stft: StftParams, device: torch.device, dtype: torch.dtype) -> Tensor:
-    length = stft.win_length or stft.n_fft
-    if stft.window == "hann":
-        return torch.hann_window(length, device=device, dtype=dtype)
-    if stft.window == "hamming":
-        return torch.hamming_window(length, device=device, dtype=dtype)
-    return torch.ones(length, device=device, dtype=dtype)
-
-
 def stft(audio: Tensor, params: StftParams) -> ComplexSpectrogram:
     """`(..., samples)` → `(..., freq_bins, frames, 2)` (real view of the complex STFT)."""
-    lead = audio.shape[:-1]
-    flat = audio.reshape(-1, audio.shape[-1]).float()
-    spec = torch.stft(
-        flat,
-        n_fft=params.n_fft,
-        hop_length=params.hop_length,
-        win_length=params.win_length or params.n_fft,
-        window=_window(params, flat.device, flat.dtype),
-        center=params.center,
-        normalized=params.normalized,
-        return_complex=True,
-    )
-    return ComplexSpectrogram(torch.view_as_real(spec).reshape(*lead, *spec.shape[-2:], 2))
+    return ComplexSpectrogram(torch.view_as_real(core_stft.stft(audio.float(), params)))
 
 
 def istft(spec: Tensor, params: StftParams, length: int) -> Tensor:
     """Inverse of [stft][splifft_core.archetypes.stft]: `(..., f, frames, 2)` → `(..., length)`."""
-    lead = spec.shape[:-3]
-    flat = torch.view_as_complex(spec.reshape(-1, *spec.shape[-3:]).float().contiguous())
-    audio = torch.istft(
-        flat,
-        n_fft=params.n_fft,
-        hop_length=params.hop_length,
-        win_length=params.win_length or params.n_fft,
-        window=_window(params, flat.device, torch.float32),
-        center=params.center,
-        normalized=params.normalized,
-        length=length,
-    )
-    return audio.reshape(*lead, length)
+    return core_stft.istft(torch.view_as_complex(spec.float().contiguous()), params, length)
 
 
 def _as_stems(out: Tensor, chunk: Tensor) -> SeparatedChunkedTensor:
@@ -76,7 +44,9 @@ def _as_stems(out: Tensor, chunk: Tensor) -> SeparatedChunkedTensor:
 def _stft_params(params: Any) -> StftParams:
     stft_params = getattr(params, "stft", None)
     if not isinstance(stft_params, StftParams):
-        raise TypeError("this archetype needs params.stft (a splifft_core.models.StftParams)")
+        raise TypeError(
+            "the stft_mask archetype needs params.stft (a splifft_core.models.StftParams)"
+        )
     return stft_params
 
 
@@ -94,34 +64,21 @@ def make_archetype(archetype: Archetype, params: Any) -> tuple[PreprocessFn, Pos
 
         return cast(PreprocessFn, pre_wave), post_wave
 
-    stft_params = _stft_params(params)
-
-    def pre_spec(chunk: Tensor) -> tuple[Tensor, ...]:
-        return (stft(chunk, stft_params),)
-
-    def pre_hybrid(chunk: Tensor) -> tuple[Tensor, ...]:
-        return (stft(chunk, stft_params), chunk)
-
-    def post_mask(out: Any, chunk: Tensor, inputs: tuple[Tensor, ...]) -> SeparatedChunkedTensor:
-        mix = torch.view_as_complex(inputs[0].float().contiguous()).unsqueeze(1)
-        mask = torch.view_as_complex(cast(Tensor, out).float().contiguous())
-        separated = torch.view_as_real(mix * mask)
-        return SeparatedChunkedTensor(istft(separated, stft_params, chunk.shape[-1]))
-
-    def post_spec(out: Any, chunk: Tensor, inputs: tuple[Tensor, ...]) -> SeparatedChunkedTensor:
-        return SeparatedChunkedTensor(istft(cast(Tensor, out), stft_params, chunk.shape[-1]))
-
-    def post_hybrid(out: Any, chunk: Tensor, inputs: tuple[Tensor, ...]) -> SeparatedChunkedTensor:
-        spec_out, wave_out = out
-        from_spec = istft(spec_out, stft_params, chunk.shape[-1])
-        return SeparatedChunkedTensor(from_spec + _as_stems(wave_out, chunk))
-
     if archetype == "stft_mask":
+        stft_params = _stft_params(params)
+
+        def pre_spec(chunk: Tensor) -> tuple[Tensor, ...]:
+            return (stft(chunk, stft_params),)
+
+        def post_mask(
+            out: Any, chunk: Tensor, inputs: tuple[Tensor, ...]
+        ) -> SeparatedChunkedTensor:
+            mix = torch.view_as_complex(inputs[0].float().contiguous()).unsqueeze(1)
+            mask = torch.view_as_complex(cast(Tensor, out).float().contiguous())
+            separated = torch.view_as_real(mix * mask)
+            return SeparatedChunkedTensor(istft(separated, stft_params, chunk.shape[-1]))
+
         return cast(PreprocessFn, pre_spec), post_mask
-    if archetype == "stft_spectrogram":
-        return cast(PreprocessFn, pre_spec), post_spec
-    if archetype == "hybrid":
-        return cast(PreprocessFn, pre_hybrid), post_hybrid
     raise ValueError(f"unknown archetype {archetype!r}")
 
 

@@ -7,21 +7,42 @@ model's output back to the input's rate. Neither holds a whole track in memory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
+import struct
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import soundfile as sf
 
+from splifft_core import atomic
 from splifft_core.errors import AudioError, OutputError
+
+if TYPE_CHECKING:
+    from splifft_core.hub import Notify
 
 BLOCK_FRAMES = 1 << 18
 """Frames per block when streaming a file (~6 s at 44.1 kHz)."""
 
 SUBTYPES: dict[int, str] = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
+
+ClipMode = Literal["rescale", "clamp", "none"]
+"""What happens to stem samples beyond full scale (±1):
+
+- `rescale`: every stem of the track is scaled by one factor, `1 / peak`, so none clips and they
+  still sum to the mixture (demucs' default);
+- `clamp`: samples are clipped to ±1, 32-bit float output included;
+- `none`: samples are written as they are: 32-bit float keeps them, PCM clips them.
+"""
+
+CLIP_MODES: tuple[ClipMode, ...] = ("rescale", "clamp", "none")
+
+_VERIFY_FRAMES = 1 << 13
+"""Frames decoded at the end of a finished stem to prove the encoder's last flush reached disk."""
 
 
 def audio_extensions() -> set[str]:
@@ -86,6 +107,97 @@ def check_finite(block: np.ndarray, name: str) -> None:
         raise AudioError(f"{name}: audio contains NaN or infinite samples")
 
 
+def clock(seconds: float) -> str:
+    """`m:ss.s` (`h:mm:ss.s` from an hour on): a position in a track for messages."""
+    tenths = round(seconds * 10)
+    minutes, rest = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    head = f"{hours}:{minutes:02d}" if hours else f"{minutes}"
+    return f"{head}:{rest // 10:02d}.{rest % 10}"
+
+
+def _seconds(frames: int, other: int, rate: int) -> tuple[str, str]:
+    """Two lengths in seconds, with enough decimals to tell them apart."""
+    for digits in (1, 3):
+        a, b = f"{frames / rate:.{digits}f}", f"{other / rate:.{digits}f}"
+        if a != b:
+            break
+    return a, b
+
+
+def declared_frames(path: Path) -> int | None:
+    """The frame count a WAV or AIFF header declares (`None`: other formats, or unknown).
+
+    For WAV it is given only when the `data` chunk claims more bytes than the file holds (the
+    header's count is otherwise what libsndfile reports); libsndfile silently reads what is there.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(12)
+            if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+                endian = "<"
+            elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+                endian = ">"
+            else:
+                return None
+            block_align = 0
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                chunk, length = struct.unpack(f"{endian}4sI", f.read(8))
+                body = f.read(16)
+                if chunk == b"fmt " and len(body) >= 14:
+                    block_align = int(struct.unpack("<H", body[12:14])[0])
+                elif chunk == b"data":
+                    if length in (0, 0xFFFFFFFF) or not block_align or pos + 8 + length <= size:
+                        return None
+                    return int(length) // block_align
+                elif chunk == b"COMM" and len(body) >= 6:
+                    return int(struct.unpack(">I", body[2:6])[0])
+                pos += 8 + length + (length & 1)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def default_notify(notify: Notify | None) -> Notify:
+    """`notify`, or the `splifft` logger (`splifft_core.hub.log_message`) when it is `None`."""
+    if notify is not None:
+        return notify
+    from splifft_core.hub import log_message
+
+    return log_message
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < (1 << 16)
+    except OSError:
+        return False
+
+
+def write_reason(exc: BaseException, file: Any, folder: Path) -> str:
+    """Why a write failed, in a few words: the OS's reason when libsndfile knows it."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return str(exc.strerror)
+    detail = ""
+    handle = getattr(file, "_file", None)
+    if isinstance(exc, sf.LibsndfileError) and handle is not None:
+        with contextlib.suppress(Exception):
+            detail = sf._ffi.string(sf._snd.sf_strerror(handle)).decode(errors="replace")
+    if detail.startswith("System error") and ":" in detail:
+        return detail.split(":", 1)[1].strip().rstrip(".")
+    if isinstance(exc, OSError | sf.LibsndfileError) and _disk_full(folder):
+        return os.strerror(errno.ENOSPC)
+    return " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+
+
+WRITE_ERRORS = (RuntimeError, OSError, AssertionError)
+"""What soundfile raises when a write fails (`LibsndfileError` is a `RuntimeError`; a failed
+encoder call can surface as soundfile's `assert written == frames`)."""
+
+
 class Resampler:
     """Streaming soxr resampler over `(frames, channels)` float32 blocks."""
 
@@ -118,6 +230,9 @@ class FileSource:
 
     Opening validates every sample (NaN, infinities) in one streamed pass; when the rates differ
     the same pass resamples into a temporary float32 file, so the track is never held in memory.
+    The pass also counts the samples: a file whose data ends before its header says (a cut
+    download, a recorder that died) is separated as far as its data goes, `info.frames` is that
+    length, and `notify` says so.
     """
 
     def __init__(
@@ -128,6 +243,7 @@ class FileSource:
         *,
         downmix: bool = False,
         temp_dir: Path | None = None,
+        notify: Notify | None = None,
     ) -> None:
         self.info = probe(path)
         self.path = path
@@ -138,15 +254,23 @@ class FileSource:
         map_channels(np.zeros((1, self.info.channels), np.float32), model_channels, downmix, name)
         try:
             if self.info.sample_rate == model_rate:
-                self._validate()
+                frames = self._validate()
                 self._file = sf.SoundFile(str(path))
-                self._length = self.info.frames
+                self._length = min(frames, self.info.frames)
                 self._mapped = True
             else:
-                self._temp = self._resample_to_temp(model_rate, downmix, temp_dir)
+                frames, written = self._resample_to_temp(model_rate, downmix, temp_dir)
+                assert self._temp is not None
                 self._file = sf.SoundFile(str(self._temp))
                 self._length = self._file.frames
                 self._mapped = False
+                if self._length != written:
+                    raise OutputError(
+                        f"{self._temp.parent}: cannot write the resampled copy of {path} "
+                        f"(it holds {self._length} of {written} frames; set TMPDIR to a folder "
+                        "with room)"
+                    )
+            self._check_length(frames, notify)
         except sf.LibsndfileError as exc:
             self.close()
             raise AudioError(f"{path}: cannot decode audio ({exc})") from None
@@ -173,33 +297,82 @@ class FileSource:
                     break
                 yield block
 
-    def _validate(self) -> None:
+    def _validate(self) -> int:
+        """Check every sample; the number of frames the file really holds."""
+        frames = 0
         for block in self._blocks():
             check_finite(block, str(self.path))
+            frames += len(block)
+        return frames
 
-    def _resample_to_temp(self, model_rate: int, downmix: bool, temp_dir: Path | None) -> Path:
+    def _check_length(self, frames: int, notify: Notify | None) -> None:
+        """Warn when the data ends before the header says; `info.frames` becomes the real length."""
+        rate = self.info.sample_rate
+        header = max(self.info.frames, declared_frames(self.path) or 0)
+        if frames < header:
+            said, real = _seconds(header, frames, rate)
+            message = (
+                f"{self.path}: header says {said} s but the data ends at {real} s; "
+                f"separating {real} s"
+            )
+            default_notify(notify)(message)
+        if frames != self.info.frames:
+            self.info = replace(self.info, frames=frames)
+
+    def _resample_to_temp(
+        self, model_rate: int, downmix: bool, temp_dir: Path | None
+    ) -> tuple[int, int]:
+        """Resample into `self._temp`; the frames read and the frames written."""
         fd, name = tempfile.mkstemp(suffix=".wav", prefix="splifft-resampled-", dir=temp_dir)
         os.close(fd)
-        temp = Path(name)
+        self._temp = temp = Path(name)
         resampler = Resampler(self.info.sample_rate, model_rate, self._channels)
+        frames = written = 0
+        out: Any = None
+
+        def failed(exc: BaseException) -> OutputError:
+            return OutputError(
+                f"{temp.parent}: cannot write the resampled copy of {self.path} "
+                f"({write_reason(exc, out, temp.parent)}; set TMPDIR to a folder with room)"
+            )
+
         try:
-            with sf.SoundFile(
-                str(temp),
-                "w",
-                samplerate=model_rate,
-                channels=self._channels,
-                subtype="FLOAT",
-                format="WAV",
-            ) as out:
+            try:
+                out = sf.SoundFile(
+                    str(temp),
+                    "w",
+                    samplerate=model_rate,
+                    channels=self._channels,
+                    subtype="FLOAT",
+                    format="WAV",
+                )
+            except WRITE_ERRORS as exc:
+                raise failed(exc) from None
+            try:
                 for block in self._blocks():
                     check_finite(block, str(self.path))
-                    mapped = map_channels(block, self._channels, downmix, str(self.path))
-                    out.write(resampler(mapped))
-                out.write(resampler(np.zeros((0, self._channels), np.float32), last=True))
+                    frames += len(block)
+                    part = resampler(map_channels(block, self._channels, downmix, str(self.path)))
+                    try:
+                        out.write(part)
+                    except WRITE_ERRORS as exc:
+                        raise failed(exc) from None
+                    written += len(part)
+                tail = resampler(np.zeros((0, self._channels), np.float32), last=True)
+                try:
+                    out.write(tail)
+                    out.close()
+                except WRITE_ERRORS as exc:
+                    raise failed(exc) from None
+                written += len(tail)
+            finally:
+                with contextlib.suppress(Exception):
+                    out.close()
         except BaseException:
             temp.unlink(missing_ok=True)
+            self._temp = None
             raise
-        return temp
+        return frames, written
 
     def read(self, start: int, stop: int) -> Any:
         import torch
@@ -255,7 +428,18 @@ def check_output_format(file_format: str, bit_depth: int) -> str:
 
 @dataclass
 class StemWriter:
-    """Writes one stem block by block into a temporary file beside its destination."""
+    """Writes one stem block by block into a temporary file beside its destination.
+
+    `finish` closes the encoder and proves the file decodes to its last frame (a full disk can
+    swallow a FLAC encoder's final flush without an error); `commit` then renames it into place.
+    Every write error is a one-line `OutputError` naming the destination and the reason.
+
+    Full scale: `peak` is the largest magnitude written, `clipped` the samples beyond ±1 that were
+    clipped (soundfile clips PCM; `clamp` clips float too). With `clip_mode="rescale"` nothing is
+    clipped: a PCM stem continues into a float32 staging file from its first block beyond full
+    scale on, and `finish(scale)` re-encodes it (a float stem is rescaled in place), so when no
+    sample exceeds ±1 (the usual case) the stem is encoded once, as it streams.
+    """
 
     destination: Path
     sample_rate: int
@@ -265,57 +449,226 @@ class StemWriter:
     resampler: Resampler | None = None
     target_frames: int | None = None
     """Trim or zero-pad to exactly this many frames (the input's length)."""
+    clip_mode: ClipMode = "none"
     temp: Path = field(init=False)
+    peak: float = field(init=False, default=0.0)
+    clipped: int = field(init=False, default=0)
     _written: int = field(init=False, default=0)
-    _file: Any = field(init=False)
+    _file: Any = field(init=False, default=None)
+    _stage: Any = field(init=False, default=None)
+    _stage_path: Path | None = field(init=False, default=None)
+    _head: int = field(init=False, default=0)
+    """Frames in `temp` before the staging file took over."""
+    _finished: bool = field(init=False, default=False)
+    _temps: list[Path] = field(init=False, default_factory=list)
+    """Every temporary file this writer made; `abort` removes them all."""
 
     def __post_init__(self) -> None:
+        self.temp = self._create_temp()
         try:
-            self.destination.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.destination.name}.", suffix=".part", dir=self.destination.parent
-            )
-            os.close(fd)
+            self._file = self._open(self.temp, self.file_format.upper(), self.subtype)
+        except BaseException:
+            atomic.discard(self.temp)
+            raise
+
+    @property
+    def samples(self) -> int:
+        """Samples written so far (frames × channels)."""
+        return self._written * self.channels
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _error(self, exc: BaseException, file: Any = None) -> OutputError:
+        reason = write_reason(exc, file, self.destination.parent)
+        return OutputError(f"{self.destination}: cannot write output ({reason})")
+
+    def _create_temp(self) -> Path:
+        try:
+            temp = atomic.create_temp(self.destination)
         except OSError as exc:
             raise OutputError(
                 f"{self.destination.parent}: cannot write output ({exc.strerror or exc})"
             ) from None
-        self.temp = Path(name)
-        self._file = sf.SoundFile(
-            str(self.temp),
-            "w",
-            samplerate=self.sample_rate,
-            channels=self.channels,
-            subtype=self.subtype,
-            format=self.file_format.upper(),
-        )
+        self._temps.append(temp)
+        return temp
+
+    def _open(self, path: Path, file_format: str, subtype: str) -> Any:
+        try:
+            return sf.SoundFile(
+                str(path),
+                "w",
+                samplerate=self.sample_rate,
+                channels=self.channels,
+                subtype=subtype,
+                format=file_format,
+            )
+        except Exception as exc:  # a full disk, or a format/subtype soundfile refuses
+            raise self._error(exc) from None
+
+    def _put(self, file: Any, block: np.ndarray) -> None:
+        try:
+            file.write(block)
+        except WRITE_ERRORS as exc:
+            raise self._error(exc, file) from None
+
+    def _close(self, file: Any) -> None:
+        try:
+            file.close()
+        except WRITE_ERRORS as exc:
+            raise self._error(exc, file) from None
+
+    def _verify(self, path: Path, frames: int) -> None:
+        """The closed file holds `frames` frames and its last ones decode."""
+        if not frames:
+            return  # nothing to lose (and an empty FLAC does not open)
+        ok = False
+        with contextlib.suppress(*WRITE_ERRORS), sf.SoundFile(str(path)) as f:
+            if f.frames == frames:
+                tail = min(frames, _VERIFY_FRAMES)
+                f.seek(frames - tail)
+                ok = len(f.read(tail, dtype="float32", always_2d=True)) == tail
+        if not ok:
+            reason = (
+                os.strerror(errno.ENOSPC)
+                if _disk_full(self.destination.parent)
+                else "the file is incomplete after closing"
+            )
+            raise OutputError(f"{self.destination}: cannot write output ({reason})")
+
+    # -- writing -----------------------------------------------------------------------------
 
     def write(self, block: np.ndarray, last: bool = False) -> None:
         """`block`: `(frames, channels)` float32 at the model rate."""
         if self.resampler is not None:
             block = self.resampler(block, last=last)
-        if self.subtype != "FLOAT":
-            block = np.clip(block, -1.0, 1.0)
         if self.target_frames is not None:
             block = block[: max(0, self.target_frames - self._written)]
-        if len(block):
-            self._file.write(block)
-            self._written += len(block)
+        if not len(block):
+            return
+        peak = float(max(block.max(), -block.min()))  # two reductions, no copy
+        if peak > self.peak:
+            self.peak = peak
+        if peak > 1.0:
+            if self.clip_mode == "rescale":
+                if self._stage is None and self.subtype != "FLOAT":
+                    self._start_staging()
+            elif self.clip_mode == "clamp" or self.subtype != "FLOAT":
+                self.clipped += int(np.count_nonzero(np.abs(block) > 1.0))
+                if self.subtype == "FLOAT":  # soundfile clips PCM itself
+                    block = np.clip(block, -1.0, 1.0)
+        self._put(self._file if self._stage is None else self._stage, block)
+        self._written += len(block)
+
+    def _start_staging(self) -> None:
+        """From now on, float32 beside the stem: `finish` re-encodes head and tail scaled."""
+        self._head = self._written
+        self._stage_path = self._create_temp()
+        self._stage = self._open(self._stage_path, "W64", "FLOAT")
+
+    def finish(self, scale: float = 1.0) -> None:
+        """Pad to `target_frames`, close and verify the file; scale it by `scale` if not 1.
+
+        Nothing is renamed: a failure leaves no temporary file and the destination as it was.
+        """
+        if self._finished:
+            return
+        try:
+            if self.target_frames is not None and self._written < self.target_frames:
+                pad = np.zeros((self.target_frames - self._written, self.channels), np.float32)
+                self._put(self._file if self._stage is None else self._stage, pad)
+                self._written += len(pad)
+            self._close(self._file)
+            if self._stage is not None:
+                self._close(self._stage)
+                self._reencode(scale)
+            elif scale != 1.0 and self.subtype == "FLOAT":
+                self._verify(self.temp, self._written)
+                self._rescale_in_place(scale)
+            elif scale != 1.0:
+                self._reencode(scale)
+            self._verify(self.temp, self._written)
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
+
+    def _rescale_in_place(self, scale: float) -> None:
+        try:
+            with sf.SoundFile(str(self.temp), "r+") as f:
+                position = 0
+                while position < f.frames:
+                    f.seek(position)
+                    block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                    if not len(block):
+                        break
+                    block *= np.float32(scale)
+                    f.seek(position)
+                    f.write(block)
+                    position += len(block)
+        except WRITE_ERRORS as exc:
+            raise self._error(exc) from None
+
+    def _reencode(self, scale: float) -> None:
+        """Decode `temp` (and the staging file), scale, encode into a new temporary file."""
+        head = self._head if self._stage_path is not None else self._written
+        parts = [(self.temp, head)]
+        if self._stage_path is not None:
+            parts.append((self._stage_path, self._written - head))
+        parts = [(path, frames) for path, frames in parts if frames]  # an empty FLAC won't open
+        final = self._create_temp()
+        try:
+            out = self._open(final, self.file_format.upper(), self.subtype)
+            try:
+                for path, frames in parts:
+                    got = 0
+                    try:
+                        with sf.SoundFile(str(path)) as src:
+                            while True:
+                                block = src.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                                if not len(block):
+                                    break
+                                block *= np.float32(scale)
+                                self._put(out, block)
+                                got += len(block)
+                    except WRITE_ERRORS as exc:
+                        raise self._error(exc) from None
+                    if got != frames:
+                        raise OutputError(
+                            f"{self.destination}: cannot write output "
+                            "(the file is incomplete after closing)"
+                        )
+                self._close(out)
+            finally:
+                with contextlib.suppress(Exception):
+                    out.close()
+        except BaseException:
+            atomic.discard(final)
+            raise
+        old: list[Path | None] = [self.temp, self._stage_path]
+        self.temp, self._stage, self._stage_path = final, None, None
+        for leftover in old:
+            if leftover is not None:
+                atomic.discard(leftover)
 
     def commit(self) -> Path:
-        if self.target_frames is not None and self._written < self.target_frames:
-            self._file.write(
-                np.zeros((self.target_frames - self._written, self.channels), np.float32)
-            )
-        self._file.close()
-        # mkstemp creates 0600 files; give the stem the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.temp, 0o666 & ~umask)
-        os.replace(self.temp, self.destination)
-        return self.destination
+        """Finish the file (unless `finish` did) and rename it onto the destination (with
+        plain-file permissions)."""
+        self.finish()
+        try:
+            return atomic.commit(self.temp, self.destination)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise OutputError(
+                    f"{self.destination}: cannot write output ({exc.strerror or exc})"
+                ) from None
+            raise
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._file.close()
-        self.temp.unlink(missing_ok=True)
+        """Drop the temporary files; the destination stays as it was."""
+        for file in (self._file, self._stage):
+            if file is not None:
+                with contextlib.suppress(Exception):
+                    file.close()
+        for temp in self._temps:  # the one committed is gone already
+            atomic.discard(temp)

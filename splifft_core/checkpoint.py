@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,21 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
             raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
+    except pickle.UnpicklingError:
+        # torch's own message advises `weights_only=False`, i.e. running the file's code
+        raise CheckpointError(refused_pickle_message(path)) from None
     except Exception as exc:
         reason = " ".join(str(exc).split())
         if len(reason) > 200:
             reason = reason[:200] + "…"
         raise CheckpointError(f"{path}: not a loadable checkpoint ({reason})") from None
     return unwrap_state_dict(raw, str(path))
+
+
+def refused_pickle_message(path: Path | str) -> str:
+    """What a checkpoint `torch.load(weights_only=True)` refuses is: one line, and no advice to
+    load it unsafely."""
+    return f"{path}: not a plain-tensor checkpoint (it would run pickled code); refused"
 
 
 def unwrap_state_dict(raw: Any, origin: str) -> dict[str, Tensor]:

@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from splifft_core.manifest import DerivedStem, InferenceDefaults
-from splifft_core.types import ChunkLayout, OverlapRatio, PaddingMode, WindowShape
 
 DEFAULT_FILENAME = "{track}/{stem}.{ext}"
-"""Output path template; fields: `track`, `stem`, `ext`, `model`."""
+"""Output path template; fields: `track`, `stem`, `ext` (the output format), `input_ext` (the
+input file's extension, without the dot) and `model`."""
+
+MAX_OVERLAP_RATIO = 0.99
+"""The largest `overlap_ratio` a run takes: the hop is then 1 % of the chunk, so every sample
+already goes through the model 100 times; more overlap gives no audible gain and, at the limit
+(`0.999999` → a 1-sample hop), a run that never ends."""
 
 Precision = Literal["float32", "bfloat16", "float16"]
 """`bfloat16` / `float16` run the model under `torch.autocast`; stitching stays float32."""
 
 
-class InferenceConfig(BaseModel):
-    """Everything the engine needs besides the model."""
+class InferenceConfig(InferenceDefaults):
+    """Everything the engine needs besides the model: a manifest's `InferenceDefaults` (with the
+    run's overrides) plus the settings no manifest carries."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    chunk_size: int | None = Field(default=None, gt=0)
-    overlap_ratio: OverlapRatio = 0.5
-    batch_size: int = Field(default=1, gt=0)
-    window_shape: WindowShape = "hann"
-    fade_size: int | None = Field(default=None, ge=0)
-    padding_mode: PaddingMode = "reflect"
-    edge_padding: int | None = Field(default=None, ge=0)
-    normalize: bool = False
-    hop_size_override: int | None = Field(default=None, gt=0, alias="hop_size")
-    """An exact hop size (e.g. MSST's `chunk_size // num_overlap`); wins over `overlap_ratio`."""
-    chunk_layout: ChunkLayout = "splifft"
-    window_power: float = Field(default=1.0, gt=0)
-    """The window is raised to this power (demucs' `transition_power`)."""
-    shifts: int = Field(default=0, ge=0)
-    """Random time shifts averaged (demucs' `--shifts`); 0 or 1 without shift_offsets: none."""
     shift_offsets: tuple[int, ...] | None = None
     """Exact shift offsets in samples (each in `[0, max_shift]`); overrides `shifts` and the seed."""
     shift_seed: int | None = None
@@ -44,21 +37,26 @@ class InferenceConfig(BaseModel):
     precision: Precision = "float32"
     derived_stems: dict[str, DerivedStem] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check(self) -> InferenceConfig:
-        if (
-            self.chunk_size is not None
-            and self.fade_size is not None
-            and 2 * self.fade_size > self.chunk_size
-        ):
-            raise ValueError("fade_size must be at most half the chunk size")
-        return self
-
+    @field_validator("overlap_ratio", mode="before")
     @classmethod
-    def from_defaults(
-        cls, defaults: InferenceDefaults, derived_stems: dict[str, DerivedStem] | None = None
-    ) -> InferenceConfig:
-        return cls(**defaults.model_dump(), derived_stems=derived_stems or {})
+    def _bounded_overlap(cls, value: Any) -> Any:
+        """A finite number in `[0, MAX_OVERLAP_RATIO]` (NaN fails every comparison, so say so)."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(value, bool) or not (0.0 <= number <= MAX_OVERLAP_RATIO):
+            raise PydanticCustomError(
+                "overlap_ratio",
+                "must be a number in [0, {limit}], got {value} ({limit}: a hop of 1 % of the "
+                "chunk, every sample through the model 100 times)",
+                {"limit": MAX_OVERLAP_RATIO, "value": repr(value)},
+            )
+        return value
+
+    def min_hop_size(self, chunk_size: int) -> int:
+        """The smallest hop a run takes: the hop of `MAX_OVERLAP_RATIO` (1 % of the chunk)."""
+        return max(1, int(chunk_size * (1.0 - MAX_OVERLAP_RATIO) + 1e-9))
 
     def hop_size(self, chunk_size: int) -> int:
         """The explicit hop size, else `⌊chunk_size · (1 - overlap_ratio)⌋`, at least one sample."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class SplifftError(Exception):
     """Base of every error splifft reports to a user; its message is one line."""
@@ -43,5 +48,24 @@ class MsstConfigError(SplifftError):
     """A Music-Source-Separation-Training config has keys we cannot map."""
 
 
+class ModelOutputError(SplifftError):
+    """A model's output is unusable: NaN or infinite values (broken weights, fp16 overflow)."""
+
+
 class ConfigError(SplifftError):
     """Inference settings are inconsistent (e.g. overlap ≥ 1, unknown stem)."""
+
+
+def validation_message(exc: ValidationError, root: str = "") -> str:
+    """The first error of a pydantic `ValidationError` as one line: `loc: msg`.
+
+    `loc` is the dotted path of the offending field (`root` when the error is about the whole
+    value; no prefix at all when both are empty).
+    """
+    errors = exc.errors()
+    if not errors:
+        return " ".join(str(exc).split())
+    first = errors[0]
+    loc = ".".join(str(part) for part in first["loc"]) or root
+    message = " ".join(str(first["msg"]).split())
+    return f"{loc}: {message}" if loc else message

@@ -9,8 +9,9 @@ works too). Two ways in:
 - [evaluate_model][splifft_core.evaluation.evaluate_model]: separate each `mixture.wav` with a
   model (`splifft.load`) and score the stems the dataset has references for.
 
-As in MSST, references and mixtures are read as float64 and estimates are float32. Results go
-out as a rich table, a JSON object or a CSV file (written atomically).
+As in MSST, references and mixtures are read as float64 and estimates are float32. Results are
+data ([EvalResult][splifft_core.evaluation.EvalResult], with the warnings of the run), out as a
+JSON object or a CSV file (written atomically); `splifft eval` renders the table.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ import csv
 import io
 import json
 import math
-import os
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +28,11 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from splifft_core.atomic import write_text_atomic
 from splifft_core.errors import AudioError, ConfigError, OutputError, SplifftError
 
 if TYPE_CHECKING:
+    from splifft_core.hub import Notify
     from splifft_core.separator import Separator
 
 MIXTURE: Final = "mixture"
@@ -46,15 +46,10 @@ Scores = dict[str, dict[str, dict[str, float]]]
 
 OnTrack = Callable[[int, int, str], None]
 """Called before each track with (index from 1, number of tracks, track name)."""
-Warn = Callable[[str], None]
 
 
 class DatasetError(SplifftError):
     """A dataset or estimates folder does not have the expected layout."""
-
-
-def _stderr(message: str) -> None:
-    print(f"splifft: warning: {message}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,6 +63,14 @@ class EvalResult:
     metrics: tuple[str, ...]
     scores: Scores = field(default_factory=dict)
     model: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """What was skipped and why, one line each."""
+
+    def warn(self, message: str, listener: Notify | None = None) -> None:
+        """Keep a warning, and pass it on to `listener` as it happens."""
+        self.warnings.append(message)
+        if listener is not None:
+            listener(message)
 
     @property
     def stems(self) -> list[str]:
@@ -101,7 +104,8 @@ class EvalResult:
 
     def to_json(self) -> dict[str, Any]:
         """`{"model", "metrics", "tracks": track → stem → metric → value, "aggregates": {"mean",
-        "median"}: stem → metric → value}`; NaN and infinities become null (strict JSON)."""
+        "median"}: stem → metric → value, "warnings"}`; NaN and infinities become null (strict
+        JSON)."""
         return {
             "model": self.model,
             "metrics": list(self.metrics),
@@ -110,6 +114,7 @@ class EvalResult:
                 "mean": _json_safe(self.aggregate("mean")),
                 "median": _json_safe(self.aggregate("median")),
             },
+            "warnings": list(self.warnings),
         }
 
     def csv_rows(self) -> list[list[str]]:
@@ -151,63 +156,10 @@ def write_csv(result: EvalResult, path: Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    """A temp file beside `path`, then a rename: readers never see half a file."""
-    folder = path.parent if str(path.parent) else Path()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+        return write_text_atomic(path, text, newline="")
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(temp, path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path
-
-
-def render_table(result: EvalResult, file: Any = None) -> None:
-    """Print the per-track, per-stem table and the per-stem mean and median (rich)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    title = "splifft eval" + (f": {result.model}" if result.model else "")
-    table = Table(title=title, show_lines=False)
-    table.add_column("track", overflow="fold")
-    table.add_column("stem", no_wrap=True)
-    for metric in result.metrics:
-        table.add_column(metric, justify="right", no_wrap=True, min_width=len(metric))
-    sections: list[list[list[str]]] = [
-        [
-            [track, stem, *(_fmt_cell(values.get(m)) for m in result.metrics)]
-            for track, by_stem in result.scores.items()
-            for stem, values in by_stem.items()
-        ]
-    ]
-    for how in ("mean", "median"):
-        sections.append(
-            [
-                [how, stem, *(_fmt_cell(values.get(m)) for m in result.metrics)]
-                for stem, values in result.aggregate(how).items()
-            ]
-        )
-    for rows in sections:
-        for i, row in enumerate(rows):
-            table.add_row(*row, end_section=i == len(rows) - 1)
-    out = file or sys.stdout
-    # Piped output is not cut to 80 columns: the table takes the width it needs.
-    width = None if getattr(out, "isatty", lambda: False)() else 10_000
-    Console(file=out, width=width).print(table)
-
-
-def _fmt_cell(value: float | None) -> str:
-    if value is None:
-        return ""
-    if math.isnan(value):
-        return "–"
-    return f"{value:.3f}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +244,21 @@ def _check_match(
         )
 
 
+def _length_warning(
+    estimate: npt.NDArray[Any], est_path: Path | str, ref: npt.NDArray[Any], ref_path: Path
+) -> str | None:
+    """A warning when an estimate and its reference differ in length: only the overlap is
+    scored (the first `min` samples; `bss_sdr` pads or cuts the estimate instead)."""
+    est_len, ref_len = estimate.shape[-1], ref.shape[-1]
+    if est_len == ref_len:
+        return None
+    which = "shorter" if est_len < ref_len else "longer"
+    return (
+        f"{est_path}: {est_len} samples, {which} than {ref_path} ({ref_len} samples); "
+        f"scored the first {min(est_len, ref_len)} samples only"
+    )
+
+
 def _score(
     metrics: Sequence[str],
     reference: npt.NDArray[Any],
@@ -324,7 +291,7 @@ def evaluate_estimates(
     metrics: Sequence[str] = DEFAULT_METRICS,
     *,
     on_track: OnTrack | None = None,
-    warn: Warn = _stderr,
+    warn: Notify | None = None,
 ) -> EvalResult:
     """Score every `<track>/<stem>.wav` under `estimates_dir` against `references_dir`.
 
@@ -341,7 +308,7 @@ def evaluate_estimates(
     for index, (track, est_folder) in enumerate(tracks.items(), start=1):
         ref_folder = references_dir / est_folder.relative_to(estimates_dir)
         if not ref_folder.is_dir():
-            warn(f"{ref_folder}: no reference folder for track {track!r}, skipped")
+            result.warn(f"{ref_folder}: no reference folder for track {track!r}, skipped", warn)
             continue
         if on_track:
             on_track(index, len(tracks), track)
@@ -357,11 +324,16 @@ def evaluate_estimates(
             if stem == MIXTURE:
                 continue
             if stem not in references:
-                warn(f"{est_path}: no reference {ref_folder / (stem + '.wav')}, skipped")
+                result.warn(
+                    f"{est_path}: no reference {ref_folder / (stem + '.wav')}, skipped", warn
+                )
                 continue
             reference, ref_rate = read_audio(references[stem], np.float64)
             estimate, est_rate = read_audio(est_path, np.float32)
             _check_match(estimate, est_rate, est_path, reference, ref_rate, references[stem])
+            mismatch = _length_warning(estimate, est_path, reference, references[stem])
+            if mismatch is not None:
+                result.warn(mismatch, warn)
             scores = _score(metrics, reference, estimate, mixture, ref_rate, est_path)
             result.scores.setdefault(track, {})[stem] = scores
     if not result.scores:
@@ -376,19 +348,20 @@ def evaluate_model(
     *,
     device: str | None = "auto",
     on_track: OnTrack | None = None,
-    warn: Warn = _stderr,
+    warn: Notify | None = None,
 ) -> EvalResult:
     """Separate each track's `mixture.wav` and score the stems the track has references for.
 
-    `model` is an identifier (or manifest path) for `splifft.load`, or a ready separator.
+    `model` is an identifier (or manifest path) for `splifft_core.api.load`, or a ready
+    separator.
     """
     import torch
 
-    import splifft
+    from splifft_core.api import load
 
     metrics = parse_metrics(metrics)
     tracks = find_tracks(dataset_dir, need_mixture=True)
-    separator = splifft.load(model, device=device) if isinstance(model, str | Path) else model
+    separator = load(model, device=device) if isinstance(model, str | Path) else model
     identifier = str(getattr(separator, "identifier", model if isinstance(model, str) else ""))
     result = EvalResult(metrics=metrics, model=identifier or None)
     unmatched: set[str] = set()
@@ -406,10 +379,18 @@ def evaluate_model(
             reference, ref_rate = read_audio(references[stem], np.float64)
             estimate = tensor.detach().cpu().float().numpy()
             _check_match(estimate, rate, mix_path, reference, ref_rate, references[stem])
+            mismatch = _length_warning(
+                estimate, f"{mix_path} separated as {stem}", reference, references[stem]
+            )
+            if mismatch is not None:
+                result.warn(mismatch, warn)
             scores = _score(metrics, reference, estimate, mixture, rate, references[stem])
             result.scores.setdefault(track, {})[stem] = scores
     if unmatched:
-        warn(f"no references for model stem(s) {', '.join(sorted(unmatched))} in {dataset_dir}")
+        result.warn(
+            f"no references for model stem(s) {', '.join(sorted(unmatched))} in {dataset_dir}",
+            warn,
+        )
     if not result.scores:
         raise DatasetError(f"{dataset_dir}: no track has a reference for the model's stems")
     return result

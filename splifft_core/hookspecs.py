@@ -38,8 +38,8 @@ def splifft_architectures() -> Sequence[ArchitectureSpec]:  # type: ignore[empty
     """Return the architectures this plugin provides.
 
     Each is an [ArchitectureSpec][splifft_core.models.ArchitectureSpec]: its name (the manifest's
-    `architecture`), its pydantic params model and the import paths of its model factory and,
-    optionally, pre/postprocessing, checkpoint key transform, stem selection and MSST import.
+    `architecture`), its pydantic params model, its archetype and the import paths of its model
+    factory and, optionally, checkpoint key transform and loader, stem selection and MSST import.
     Two plugins providing one name is an error reported for the later one.
     """
 

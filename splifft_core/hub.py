@@ -7,6 +7,9 @@ once, at import). URL files land in `{cache_dir}/downloads/{identifier}/`. Every
 checked against the manifest before use; a manifest without a digest gets the first download's
 digest recorded (`{cache_dir}/recorded-digests.json`) and later uses are checked against it (a Hub
 LFS file is first checked against the sha256 the Hub gave it, its blob's name in the HF cache).
+
+Nothing here prints: messages go to a `Notify` callback (by default the `splifft` logger) and
+download progress to a `DownloadProgress` callback; the command line renders both.
 """
 
 from __future__ import annotations
@@ -14,28 +17,41 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import importlib
+import inspect
 import json
+import logging
 import os
 import re
-import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from splifft_core import paths
+from splifft_core.atomic import cannot_write, commit, read_regular_text, write_text_atomic
 from splifft_core.errors import DigestMismatchError, DownloadError
 from splifft_core.manifest import HfResource, LocalResource, Manifest, UrlResource
 
 Notify = Callable[[str], None]
+"""Receives one-line messages for the user (e.g. "recorded the sha256 of a first download")."""
+
 AnyResource = HfResource | UrlResource | LocalResource
 
+log = logging.getLogger("splifft")
 
-def _stderr(message: str) -> None:
-    print(f"splifft: {message}", file=sys.stderr)
+
+class DownloadProgress(Protocol):
+    """Called as a file's bytes arrive: its name, the bytes so far, the total (`None`: unknown)."""
+
+    def __call__(self, filename: str, done_bytes: int, total_bytes: int | None, /) -> None: ...
+
+
+def log_message(message: str) -> None:
+    """The default `Notify`: the `splifft` logger, at INFO level."""
+    log.info("%s", message)
 
 
 def _truthy(value: str | None) -> bool:
@@ -83,7 +99,7 @@ def _digest_record_file() -> Path:
 
 def recorded_digests() -> dict[str, str]:
     try:
-        data = json.loads(_digest_record_file().read_text())
+        data = json.loads(read_regular_text(_digest_record_file()))
     except (OSError, ValueError):
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -92,12 +108,7 @@ def recorded_digests() -> dict[str, str]:
 def _record_digest(key: str, digest: str) -> None:
     records = recorded_digests()
     records[key] = digest
-    target = _digest_record_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".digests.", suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        json.dump(records, f, indent=1, sort_keys=True)
-    os.replace(tmp, target)
+    write_text_atomic(_digest_record_file(), json.dumps(records, indent=1, sort_keys=True))
 
 
 def _record_key(manifest: Manifest, filename: str) -> str:
@@ -133,7 +144,7 @@ def verify(
     manifest: Manifest,
     resource: AnyResource,
     path: Path,
-    notify: Notify = _stderr,
+    notify: Notify | None = None,
 ) -> str:
     """Check `path` against the manifest's (or recorded) sha256; record it when there is none."""
     actual = sha256_of(path)
@@ -146,8 +157,16 @@ def verify(
                 f"digest is {lfs}, got {actual} (delete it with `splifft rm "
                 f"{manifest.identifier}` and pull again)"
             )
-        _record_digest(_record_key(manifest, resource.filename), actual)
-        notify(
+        try:
+            _record_digest(_record_key(manifest, resource.filename), actual)
+        except OSError as exc:  # e.g. a read-only cache: the file itself is fine
+            (notify or log_message)(
+                f"{manifest.identifier}: manifest has no sha256 for {resource.filename} and its "
+                f"sha256 {actual} cannot be recorded: "
+                + cannot_write(_digest_record_file(), exc, "recorded digests")
+            )
+            return actual
+        (notify or log_message)(
             f"{manifest.identifier}: manifest has no sha256 for {resource.filename}; "
             f"recorded {actual} from this download"
         )
@@ -253,18 +272,23 @@ def fetch(
     manifest: Manifest,
     resource: AnyResource,
     base_dir: Path | None = None,
-    notify: Notify = _stderr,
+    notify: Notify | None = None,
+    on_download: DownloadProgress | None = None,
 ) -> Path:
-    """Download (if needed) and verify one resource; returns its path."""
+    """Download (if needed) and verify one resource; returns its path.
+
+    `on_download` hears the bytes of a download as they arrive (a cached file downloads
+    nothing); without it, a Hub download shows huggingface_hub's own progress bar.
+    """
     ident = manifest.identifier
     if isinstance(resource, LocalResource):
         path = _local_path(resource, base_dir)
         if not path.is_file():
             raise DownloadError(f"{path}: checkpoint of model {ident!r} not found")
     elif isinstance(resource, UrlResource):
-        path = _fetch_url(manifest, resource)
+        path = _fetch_url(manifest, resource, on_download)
     else:
-        path = _fetch_hf(manifest, resource)
+        path = _fetch_hf(manifest, resource, on_download)
     verify(manifest, resource, path, notify)
     return path
 
@@ -273,7 +297,9 @@ def _pull_hint(ident: str) -> str:
     return f"run `splifft pull {ident}` while online"
 
 
-def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
+def _fetch_hf(
+    manifest: Manifest, resource: HfResource, on_download: DownloadProgress | None = None
+) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -286,6 +312,9 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
     ident = manifest.identifier
     where = f"{resource.repo_id}/{_hf_filename(resource)}@{resource.revision}"
     offline = _offline()
+    extra: dict[str, Any] = {}
+    if on_download is not None and "tqdm_class" in inspect.signature(hf_hub_download).parameters:
+        extra["tqdm_class"] = _reporting_tqdm(resource.filename, on_download)
     try:
         return Path(
             hf_hub_download(
@@ -297,6 +326,7 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
                 cache_dir=hf_cache_dir(),
                 endpoint=_hf_endpoint(),
                 local_files_only=offline,
+                **extra,
             )
         )
     except LocalEntryNotFoundError:
@@ -327,7 +357,30 @@ def _fetch_hf(manifest: Manifest, resource: HfResource) -> Path:
         raise DownloadError(f"model {ident!r}: download of {where} failed ({message})") from None
 
 
-def _fetch_url(manifest: Manifest, resource: UrlResource) -> Path:
+def _reporting_tqdm(filename: str, on_download: DownloadProgress) -> type[Any]:
+    """A silent tqdm class whose updates go to `on_download` (huggingface_hub's `tqdm_class`)."""
+    base: type[Any] = importlib.import_module("tqdm").tqdm
+
+    class Reporter(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            kwargs.pop("name", None)  # huggingface_hub's own tqdm takes it, tqdm does not
+            super().__init__(*args, **kwargs)
+            self._done = int(kwargs.get("initial") or 0)
+            self._total = kwargs.get("total")
+            on_download(filename, self._done, self._total)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self._done += int(n or 0)
+            on_download(filename, self._done, self._total)
+            return None
+
+    return Reporter
+
+
+def _fetch_url(
+    manifest: Manifest, resource: UrlResource, on_download: DownloadProgress | None = None
+) -> Path:
     """Download with resume: bytes go to `NAME.part`, renamed only when complete."""
     ident = manifest.identifier
     target = url_cache_path(manifest, resource)
@@ -338,12 +391,30 @@ def _fetch_url(manifest: Manifest, resource: UrlResource) -> Path:
             f"model {ident!r}: {resource.filename} is not in the cache and HF_HUB_OFFLINE is set; "
             + _pull_hint(ident)
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # one writer per `.part`: a second `splifft pull` of the same model waits, then finds it
-    with _file_lock(target.with_name(target.name + ".lock")):
+    with contextlib.ExitStack() as stack:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # one writer per `.part`: a second `splifft pull` of the same model waits, then
+            # finds it
+            stack.enter_context(_file_lock(target.with_name(target.name + ".lock")))
+        except OSError as exc:
+            raise _cannot_write(ident, target.parent, exc, "the download cache") from None
         if target.is_file():
             return target
-        return _download_url(manifest, resource, target)
+        return _download_url(manifest, resource, target, on_download)
+
+
+def _cannot_write(ident: str, path: Path, exc: OSError, what: str = "") -> DownloadError:
+    """A local write of a download failed (read-only or full disk): not a network problem."""
+    return DownloadError(f"model {ident!r}: {cannot_write(path, exc, what)}")
+
+
+@contextlib.contextmanager
+def _writing(ident: str, path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _cannot_write(ident, path, exc) from None
 
 
 def _file_lock(path: Path) -> contextlib.AbstractContextManager[object]:
@@ -356,16 +427,25 @@ def _file_lock(path: Path) -> contextlib.AbstractContextManager[object]:
     return lock
 
 
-def _download_url(manifest: Manifest, resource: UrlResource, target: Path) -> Path:
+def _download_url(
+    manifest: Manifest,
+    resource: UrlResource,
+    target: Path,
+    on_download: DownloadProgress | None = None,
+) -> Path:
+    """Resumable: an interrupted download keeps its `.part` (unlike `splifft_core.atomic`'s
+    temporary files) so that the next attempt asks only for the missing bytes."""
     ident = manifest.identifier
+    report = on_download or (lambda name, done, total: None)
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     if resource.size is not None and have > resource.size:
-        part.unlink()
+        with _writing(ident, part):
+            part.unlink()
         have = 0
     if resource.size is not None and have == resource.size:  # complete, interrupted before rename
-        os.replace(part, target)
-        return target
+        with _writing(ident, target):
+            return commit(part, target)
     request = urllib.request.Request(resource.url, headers={"User-Agent": "splifft"})
     if have:
         request.add_header("Range", f"bytes={have}-")
@@ -376,12 +456,21 @@ def _download_url(manifest: Manifest, resource: UrlResource, target: Path) -> Pa
             mode = "ab" if have and status == 206 else "wb"
             total_header = response.headers.get("Content-Length")
             total = int(total_header) + (have if mode == "ab" else 0) if total_header else None
-            with open(part, mode) as out, _progress(resource.filename, total) as advance:
-                if mode == "ab":
-                    advance(have)
+            done = have if mode == "ab" else 0
+            report(resource.filename, done, total)
+            with _writing(ident, part):
+                out = open(part, mode)  # noqa: SIM115 - closed below, its errors told apart
+            try:
                 while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    advance(len(chunk))
+                    with _writing(ident, part):
+                        out.write(chunk)
+                    done += len(chunk)
+                    report(resource.filename, done, total)
+                with _writing(ident, part):
+                    out.close()
+            finally:
+                with contextlib.suppress(OSError):
+                    out.close()
     except urllib.error.HTTPError as exc:
         if exc.code == 416:  # our partial file does not fit the remote one: start over
             part.unlink(missing_ok=True)
@@ -400,35 +489,18 @@ def _download_url(manifest: Manifest, resource: UrlResource, target: Path) -> Pa
             f"model {ident!r}: download of {resource.url} incomplete ({size} of {expected_size} "
             "bytes); run the command again to resume"
         )
-    os.replace(part, target)
-    return target
-
-
-@contextlib.contextmanager
-def _progress(name: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(name, total=total)
-        yield lambda n: progress.advance(task, n)
+    with _writing(ident, target):
+        return commit(part, target)
 
 
 def fetch_weights(
-    manifest: Manifest, base_dir: Path | None = None, notify: Notify = _stderr
+    manifest: Manifest,
+    base_dir: Path | None = None,
+    notify: Notify | None = None,
+    on_download: DownloadProgress | None = None,
 ) -> list[Path]:
     """Every weight file of a manifest, downloaded and verified, in load order."""
-    return [fetch(manifest, r, base_dir, notify) for r in manifest.weight_resources()]
+    return [fetch(manifest, r, base_dir, notify, on_download) for r in manifest.weight_resources()]
 
 
 # -- verifying and removing cached files -------------------------------------------------------

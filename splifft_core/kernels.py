@@ -8,24 +8,34 @@ float32 arithmetic (`python benchmarks/linear_kernels.py`). It can also fuse the
 follows. Inputs it does not cover (autograd, autocast, other devices and dtypes, tiny
 products) go to `F.linear`.
 
-Set `SPLIFFT_ONEDNN=0` to always use `F.linear`.
+`SPLIFFT_ONEDNN=0` makes every call use `F.linear` (process-wide). For one separator,
+`Separator.from_spec(fast_kernels=False)` (`splifft_core.api.load`, `splifft run
+--no-fast-kernels`) leaves its `nn.Linear` layers alone and runs its network under
+[onednn_disabled][splifft_core.kernels.onednn_disabled], so the layers a plugin writes with
+`linear` use `F.linear` too.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import platform
 import warnings
-from typing import Literal
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from splifft_core.settings import settings
+
 MIN_MACS = 1 << 20
 """Below this many multiply-adds oneDNN's per-call setup costs more than it saves."""
 
 _available: bool | None = None
+_disabled: ContextVar[int] = ContextVar("splifft_onednn_disabled", default=0)
+"""How many `onednn_disabled` scopes are open in this context (thread, task)."""
 
 
 def onednn_linear_available() -> bool:
@@ -43,7 +53,7 @@ def onednn_platform() -> bool:
 
 
 def _probe() -> bool:
-    if os.environ.get("SPLIFFT_ONEDNN", "1").strip() == "0" or not onednn_platform():
+    if not settings().onednn or not onednn_platform():
         return False
     generator = torch.Generator().manual_seed(0)
     x, w, b = (torch.randn(*s, generator=generator) for s in ((37, 96), (80, 96), (80,)))
@@ -71,7 +81,7 @@ def _use_onednn(x: Tensor, weight: Tensor) -> bool:
     rows = x.numel() // max(x.shape[-1], 1)
     if rows * weight.shape[0] * weight.shape[1] < MIN_MACS:
         return False
-    return onednn_linear_available()
+    return not _disabled.get() and onednn_linear_available()
 
 
 def linear(
@@ -121,3 +131,26 @@ def use_fast_linear(module: nn.Module) -> int:
             sub.__class__ = FastLinear
             count += 1
     return count
+
+
+@contextlib.contextmanager
+def onednn_disabled() -> Iterator[None]:
+    """Within this block (in this thread or task), `linear` always uses `F.linear`."""
+    token = _disabled.set(_disabled.get() + 1)
+    try:
+        yield
+    finally:
+        _disabled.reset(token)
+
+
+def use_plain_linear(module: nn.Module) -> None:
+    """Run `module`'s forward under `onednn_disabled` (forward hooks; parameters untouched)."""
+
+    def enter(*_: Any) -> None:
+        _disabled.set(_disabled.get() + 1)
+
+    def leave(*_: Any) -> None:
+        _disabled.set(max(0, _disabled.get() - 1))
+
+    module.register_forward_pre_hook(enter)
+    module.register_forward_hook(leave, always_call=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -147,6 +147,11 @@ class DerivedStem(_Strict):
 class InferenceDefaults(_Strict):
     """Default inference settings; every one can be overridden per run."""
 
+    # Dumps spell `hop_size` as manifests do; both spellings validate.
+    model_config = ConfigDict(
+        extra="forbid", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+    )
+
     chunk_size: int | None = Field(default=None, gt=0)
     """`None`: the model's own `chunk_size`."""
     overlap_ratio: OverlapRatio = 0.5
@@ -159,11 +164,25 @@ class InferenceDefaults(_Strict):
     """Samples padded before the track (and at least as many after); `None`: the overlap."""
     normalize: bool = False
     """Normalize the mixture with on-the-fly statistics (mean and std of the mono mix)."""
-    hop_size: int | None = Field(default=None, gt=0)
-    """An exact hop size; wins over `overlap_ratio`."""
+    hop_size_override: int | None = Field(default=None, gt=0, alias="hop_size")
+    """`hop_size` in manifests: an exact hop (e.g. MSST's `chunk_size // num_overlap`); wins over
+    `overlap_ratio`. Named `hop_size_override` in Python (`InferenceConfig.hop_size(chunk)` is
+    the hop in effect); dump with `by_alias=True` to get the manifest's spelling."""
     chunk_layout: ChunkLayout = "splifft"
     window_power: float = Field(default=1.0, gt=0)
+    """The window is raised to this power (demucs' `transition_power`)."""
     shifts: int = Field(default=0, ge=0)
+    """Random time shifts averaged (demucs' `--shifts`); 0 or 1 without shift_offsets: none."""
+
+    @model_validator(mode="after")
+    def _check_fade(self) -> Self:
+        if (
+            self.chunk_size is not None
+            and self.fade_size is not None
+            and 2 * self.fade_size > self.chunk_size
+        ):
+            raise ValueError("fade_size must be at most half the chunk size")
+        return self
 
 
 class Links(_Strict):

@@ -1,7 +1,7 @@
 """What a plugin registers: the params protocol and the architecture spec.
 
-Nothing here imports torch. Callables that need torch (the model factory, pre- and
-postprocessing, checkpoint key transforms, stem selection) are named by import path
+Nothing here imports torch. Callables that need torch (the model factory, checkpoint key
+transforms and loaders, stem selection, MSST import) are named by import path
 (`"package.module:attribute"`) and imported only when a model is built.
 """
 
@@ -18,9 +18,7 @@ from splifft_core.types import (
     Channels,
     ChunkSize,
     FftSize,
-    ModelInputType,
     ModelOutputStemName,
-    ModelOutputType,
     ModelType,
     SampleRate,
 )
@@ -30,17 +28,13 @@ if TYPE_CHECKING:
 
     import torch
 
-    from splifft_core.types import PostprocessFn, PreprocessFn
-
-Archetype = Literal["waveform", "stft_mask", "stft_spectrogram", "hybrid"]
+Archetype = Literal["waveform", "stft_mask"]
 """The core's ready-made pre/postprocessing pairs.
 
 - `waveform`: the network maps `(b, c, t)` to `(b, s, c, t)` (or `(b, s*c, t)`).
 - `stft_mask`: the network gets the mixture STFT `(b, c, f, frames, 2)` and returns a complex mask
-  `(b, s, c, f, frames, 2)`; the core multiplies it with the mixture and takes the ISTFT.
-- `stft_spectrogram`: as `stft_mask`, but the network returns the separated spectrograms.
-- `hybrid`: the network gets `(spectrogram, waveform)` and returns
-  `(spectrogram (b, s, c, f, frames, 2), waveform (b, s, c, t))`; the core sums ISTFT and waveform.
+  `(b, s, c, f, frames, 2)`; the core multiplies it with the mixture and takes the ISTFT
+  (the settings are `params.stft`, a [StftParams][splifft_core.models.StftParams]).
 """
 
 
@@ -55,35 +49,46 @@ class ModelParamsLike(Protocol):
     def output_stem_names(self) -> tuple[ModelOutputStemName, ...]: ...
 
     @property
-    def input_type(self) -> ModelInputType: ...
-
-    @property
-    def output_type(self) -> ModelOutputType: ...
-
-    @property
     def audio_channels(self) -> Channels: ...
 
     @property
     def sample_rate(self) -> SampleRate: ...
 
 
+class ModelParams(BaseModel):
+    """An optional base for params models: the strict config and the fields most share.
+
+    `extra="forbid"` (an unknown manifest key is an error) and `frozen=True`, plus the
+    [ModelParamsLike][splifft_core.models.ModelParamsLike] members that are plain fields in most
+    architectures. `audio_channels` is left to the subclass (a field, or a property such as a
+    `stereo` flag's).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunk_size: ChunkSize
+    """Samples per model call (MSST's `audio.chunk_size`)."""
+    output_stem_names: tuple[ModelOutputStemName, ...] = Field(min_length=1)
+    """The stems the network outputs, in output order."""
+    sample_rate: SampleRate = 44100
+
+
 class StftParams(BaseModel):
-    """STFT settings read by the `stft_*` and `hybrid` archetypes (`params.stft`)."""
+    """The settings of [splifft_core.stft][splifft_core.stft] (and of the `stft_mask` archetype,
+    as `params.stft`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_fft: FftSize
     hop_length: int = Field(gt=0)
     win_length: int | None = Field(default=None, gt=0)
+    """Window length, at most `n_fft` (the window is zero-padded to it); `None`: `n_fft`."""
     window: Literal["hann", "hamming", "rectangular"] = "hann"
+    """`hann` and `hamming` are periodic (torch's default); `rectangular` is all ones."""
     normalized: bool = False
+    """Scale the transform by `n_fft ** -0.5` (torch's `normalized=True`)."""
     center: bool = True
-
-
-@runtime_checkable
-class StftParamsLike(Protocol):
-    @property
-    def stft(self) -> StftParams: ...
+    """Reflect-pad `n_fft // 2` on both sides so that frame `m` is centred at `m * hop_length`."""
 
 
 @dataclass(frozen=True)
@@ -91,18 +96,14 @@ class ArchitectureSpec:
     """One architecture, as a plugin registers it.
 
     `model_factory` builds the network from validated params; the network is wrapped with the
-    archetype's (or the custom) pre/postprocessing into the chunk model of the model contract.
+    archetype's pre/postprocessing into the chunk model of the model contract.
     """
 
     name: ModelType
     params_model: type[BaseModel]
     model_factory: str
     """`"module:callable"`, `(params) -> torch.nn.Module`."""
-    archetype: Archetype | None = "waveform"
-    preprocess: str | None = None
-    """`"module:callable"`, `(params) -> PreprocessFn`; replaces the archetype's preprocessing."""
-    postprocess: str | None = None
-    """`"module:callable"`, `(params) -> PostprocessFn`; replaces the archetype's postprocessing."""
+    archetype: Archetype = "waveform"
     checkpoint_transform: str | None = None
     """`"module:callable"`, `(state_dict, params) -> state_dict`: maps foreign key layouts."""
     stem_selection: str | None = None
@@ -124,15 +125,8 @@ class ArchitectureSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.archetype is None and (self.preprocess is None or self.postprocess is None):
-            raise ValueError(
-                f"architecture {self.name!r}: without an archetype, both preprocess and "
-                "postprocess must be given"
-            )
         for field_name in (
             "model_factory",
-            "preprocess",
-            "postprocess",
             "checkpoint_transform",
             "stem_selection",
             "checkpoint_loader",
@@ -152,18 +146,6 @@ class ArchitectureSpec:
     def build_model(self, params: BaseModel) -> torch.nn.Module:
         factory: Callable[[BaseModel], torch.nn.Module] = resolve(self.model_factory)
         return factory(params)
-
-    def make_preprocess(self, params: BaseModel) -> PreprocessFn | None:
-        if self.preprocess is None:
-            return None
-        make: Callable[[BaseModel], PreprocessFn] = resolve(self.preprocess)
-        return make(params)
-
-    def make_postprocess(self, params: BaseModel) -> PostprocessFn | None:
-        if self.postprocess is None:
-            return None
-        make: Callable[[BaseModel], PostprocessFn] = resolve(self.postprocess)
-        return make(params)
 
     def transform_checkpoint(
         self, state_dict: dict[str, torch.Tensor], params: BaseModel

@@ -1,33 +1,110 @@
 """`splifft import-msst`: a Music-Source-Separation-Training yaml + checkpoint → a user-local manifest.
 
 The yaml is loaded safely: plain YAML plus `!!python/tuple` (MSST configs use it); any other
-Python tag is refused. The architecture comes from `--model-type` (MSST's own names) or, without
-it, from the one installed converter (`ArchitectureSpec.msst_import`) that accepts the config.
+Python tag is refused, and so are aliases that expand the config by more than
+`MAX_ALIAS_EXPANSION` values (a "billion laughs" yaml of a few hundred bytes would otherwise
+expand to billions) or refer to themselves. The architecture comes from `--model-type` (MSST's
+own names) or, without it, from the one installed converter (`ArchitectureSpec.msst_import`)
+that accepts the config. The checkpoint is checked before the manifest is written: read safely
+(`torch.load(weights_only=True)` or safetensors, or the plugin's own `checkpoint_loader`) and
+loaded strictly into the network the imported params build, as `splifft run` will.
+
+Messages quote values only shortened (`MAX_MESSAGE` characters per complaint).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import yaml
 from pydantic import ValidationError
 
 from splifft_core import paths
-from splifft_core.errors import ManifestError, ModelNotFoundError, MsstConfigError
+from splifft_core.atomic import cannot_write, os_reason, read_regular_text, write_text_atomic
+from splifft_core.errors import (
+    CheckpointError,
+    ManifestError,
+    ModelNotFoundError,
+    MsstConfigError,
+    SplifftError,
+    validation_message,
+)
 from splifft_core.manifest import IDENTIFIER_PATTERN, InferenceDefaults, Manifest
 from splifft_core.models import ArchitectureSpec, ModelParamsLike, resolve
 from splifft_core.plugins import PluginHost, get_host
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+MAX_ALIAS_EXPANSION: Final = 10_000
+"""How many values aliases may add to a config (MSST's own configs use none)."""
+
+MAX_MESSAGE: Final = 300
+"""Characters of one converter's complaint kept in a message."""
+
 
 class MsstYamlLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that also builds `!!python/tuple` as a tuple, and nothing else from Python."""
+    """`yaml.SafeLoader` that also builds `!!python/tuple` as a tuple, and nothing else from Python,
+    and refuses aliases that expand beyond `MAX_ALIAS_EXPANSION` values or recurse."""
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _check_aliases(node)
+        return node
+
+
+class _AliasError(Exception):
+    pass
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Count the document's nodes once each, then as aliases expand them; refuse a blow-up."""
+    distinct: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in distinct:
+            distinct.add(id(node))
+            stack.extend(_children(node))
+    limit = len(distinct) + MAX_ALIAS_EXPANSION
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _AliasError(f"an alias refers to itself (line {node.start_mark.line + 1})")
+        active.add(key)
+        total = 1
+        for child in _children(node):
+            total += size(child)
+            if total > limit:
+                break
+        active.discard(key)
+        sizes[key] = min(total, limit + 1)
+        return sizes[key]
+
+    if size(root) > limit:
+        raise _AliasError(
+            f"its aliases expand it by more than {MAX_ALIAS_EXPANSION} values (a yaml bomb?)"
+        )
 
 
 def _construct_tuple(loader: MsstYamlLoader, node: yaml.Node) -> tuple[Any, ...]:
@@ -44,13 +121,17 @@ MsstYamlLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tupl
 def load_msst_yaml(path: Path) -> dict[str, Any]:
     """The config as a dict; a one-line `MsstConfigError` for unreadable or unsafe yaml."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except OSError as exc:
-        raise MsstConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+        raise MsstConfigError(f"{path}: cannot read config ({os_reason(exc)})") from None
     except UnicodeDecodeError:
         raise MsstConfigError(f"{path}: config is not UTF-8 text") from None
     try:
         data = yaml.load(text, Loader=MsstYamlLoader)  # a SafeLoader subclass
+    except _AliasError as exc:
+        raise MsstConfigError(f"{path}: refusing the config: {exc}") from None
+    except RecursionError:
+        raise MsstConfigError(f"{path}: refusing the config: it is nested too deeply") from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -61,8 +142,7 @@ def load_msst_yaml(path: Path) -> dict[str, Any]:
             "are allowed"
         ) from None
     except yaml.YAMLError as exc:
-        message = " ".join(str(exc).split())
-        raise MsstConfigError(f"{path}: not valid YAML ({message})") from None
+        raise MsstConfigError(f"{path}: not valid YAML ({_one_line(exc)})") from None
     if not isinstance(data, dict):
         raise MsstConfigError(f"{path}: expected a mapping at the top level of the config")
     return data
@@ -76,7 +156,9 @@ class Conversion:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception's message on one line, at most `MAX_MESSAGE` characters."""
+    text = " ".join(str(exc)[: MAX_MESSAGE * 4].split()) or type(exc).__name__
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def _convert(spec: ArchitectureSpec, config: dict[str, Any]) -> Conversion:
@@ -98,9 +180,9 @@ def _convert(spec: ArchitectureSpec, config: dict[str, Any]) -> Conversion:
     try:
         spec.parse_params(result["params"])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "params"
-        raise MsstConfigError(f"converted params are invalid: {loc}: {first['msg']}") from None
+        raise MsstConfigError(
+            f"converted params are invalid: {validation_message(exc, 'params')}"
+        ) from None
     return Conversion(spec, dict(result["params"]), dict(inference))
 
 
@@ -157,15 +239,14 @@ def default_identifier(architecture: str, checkpoint: Path) -> str:
 
 
 def _inference_defaults(values: dict[str, Any], identifier: str) -> dict[str, Any]:
-    known = {k: v for k, v in values.items() if k in InferenceDefaults.model_fields}
+    names = {f.alias or name for name, f in InferenceDefaults.model_fields.items()}
+    known = {k: v for k, v in values.items() if k in names}
     cleaned = {k: v for k, v in known.items() if v is not None}
     try:
         InferenceDefaults.model_validate(cleaned)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
         raise MsstConfigError(
-            f"{identifier}: imported inference setting {loc}: {first['msg']}"
+            f"{identifier}: imported inference setting {validation_message(exc)}"
         ) from None
     return cleaned
 
@@ -220,6 +301,7 @@ def import_msst(
         )
     if target.exists() and not force:
         raise ManifestError(f"{target} already exists (pass --force to replace it)")
+    check_checkpoint(spec, cast("BaseModel", params), checkpoint)
 
     stems = [str(s) for s in params.output_stem_names]
     raw: dict[str, Any] = {
@@ -247,10 +329,10 @@ def import_msst(
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "manifest"
-        raise ManifestError(f"imported manifest {ident!r}: {loc}: {first['msg']}") from None
-    data = manifest.model_dump(mode="json", exclude_none=True)
+        raise ManifestError(
+            f"imported manifest {ident!r}: {validation_message(exc, 'manifest')}"
+        ) from None
+    data = manifest.model_dump(mode="json", exclude_none=True, by_alias=True)
     data["params"] = raw["params"]  # `None` may be a meaningful param value: keep it
     _write_json(target, data)
     return ImportResult(manifest, target)
@@ -264,10 +346,39 @@ def _distribution_of(architecture: str, host: PluginHost) -> str | None:
     return None
 
 
+def check_checkpoint(spec: ArchitectureSpec, params: BaseModel, checkpoint: Path) -> None:
+    """Load `checkpoint` into the network `spec` builds from `params`, as `splifft run` will.
+
+    Safely (the core's `read_state_dict`, or the plugin's `checkpoint_loader`: never pickled
+    code) and strictly (every key and shape); a `CheckpointError` line naming the file otherwise.
+    """
+    from splifft_core.checkpoint import load_into, read_state_dict
+
+    try:
+        network = spec.build_model(params)
+    except SplifftError:
+        raise
+    except Exception as exc:
+        raise MsstConfigError(
+            f"{spec.name}: cannot build the network from the imported params ({_one_line(exc)})"
+        ) from None
+    try:
+        if spec.checkpoint_loader is not None:
+            loader = resolve(spec.checkpoint_loader)
+            loader(network, params, [checkpoint])
+        else:
+            state = spec.transform_checkpoint(read_state_dict(checkpoint), params)
+            load_into(network, state, str(checkpoint))
+    except SplifftError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"{checkpoint}: does not load into {spec.name} ({type(exc).__name__}: {_one_line(exc)})"
+        ) from None
+
+
 def _write_json(target: Path, data: dict[str, Any]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, target)
+    try:
+        write_text_atomic(target, json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise ManifestError(cannot_write(target, exc, "manifest")) from None

@@ -5,10 +5,27 @@ Torch-free; plugins use these so every architecture maps MSST's conventions the 
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from splifft_core.errors import MsstConfigError
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 2
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxstring = _SHORT.maxother = 40
+_SHORT.maxlong = 40
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """`repr(value)` cut short (a few items, a few levels, at most `limit` characters) for
+    quoting a config value in a message: never a whole section, and quick however big the value
+    is."""
+    text = " ".join(_SHORT.repr(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def section(config: Mapping[str, Any], name: str, known: frozenset[str]) -> dict[str, Any]:
@@ -18,13 +35,26 @@ def section(config: Mapping[str, Any], name: str, known: frozenset[str]) -> dict
         raise MsstConfigError(
             f"MSST config: '{name}' must be a mapping, got {type(value).__name__}"
         )
-    unknown = sorted(set(value) - known)
+    unknown = sorted(str(k) for k in set(value) - known)
     if unknown:
+        listed = ", ".join(f"{name}.{k if len(k) <= 40 else k[:39] + '…'}" for k in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         raise MsstConfigError(
-            f"MSST config: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)} "
-            f"(known: {', '.join(sorted(known))})"
+            f"MSST config: unknown key(s) {listed}{more} (known: {', '.join(sorted(known))})"
         )
     return dict(value)
+
+
+def check_model_type(config: Mapping[str, Any], expected: str) -> None:
+    """`training.model_type`, when the config names one, must be `expected`."""
+    training = config.get("training") or {}
+    if not isinstance(training, Mapping):
+        raise MsstConfigError("MSST config: 'training' must be a mapping")
+    model_type = training.get("model_type")
+    if model_type not in (None, expected):
+        raise MsstConfigError(
+            f"MSST config: training.model_type is {short(model_type)}, not {expected!r}"
+        )
 
 
 def require(values: Mapping[str, Any], prefix: str, key: str) -> Any:
@@ -58,7 +88,9 @@ def inference_settings(
     """
     num_overlap = inference.get("num_overlap")
     if num_overlap is not None and (not isinstance(num_overlap, int) or num_overlap < 1):
-        raise MsstConfigError(f"MSST config: inference.num_overlap must be >= 1, got {num_overlap}")
+        raise MsstConfigError(
+            f"MSST config: inference.num_overlap must be >= 1, got {short(num_overlap)}"
+        )
     out: dict[str, Any] = {
         "chunk_size": inference.get("chunk_size"),
         "overlap_ratio": None if num_overlap is None else 1.0 - 1.0 / num_overlap,
@@ -72,3 +104,27 @@ def inference_settings(
     if "normalize" in inference:
         out["normalize"] = bool(inference["normalize"])
     return out
+
+
+def params_and_inference(
+    params_model: type[BaseModel], raw: Mapping[str, Any], inference: Mapping[str, Any], name: str
+) -> dict[str, Any]:
+    """An `msst_import` result: `raw` validated into `params_model`, and the inference defaults.
+
+    Every validation error goes into one `MsstConfigError` line naming the MSST model type `name`.
+    """
+    try:
+        params = params_model.model_validate(dict(raw))
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {' '.join(str(e['msg']).split())}"
+            for e in error.errors()[:5]
+        )
+        if len(details) > 400:
+            details = details[:399] + "…"
+        raise MsstConfigError(f"MSST {name} config does not fit our params: {details}") from None
+    chunk_size = getattr(params, "chunk_size", None)
+    return {
+        "params": params.model_dump(mode="json"),
+        "inference": inference_settings(inference, chunk_size),
+    }

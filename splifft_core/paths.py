@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
+
+from splifft_core.settings import settings
 
 APP_NAME = "splifft"
 
 
 def _home() -> Path | None:
-    home = os.environ.get("SPLIFFT_HOME", "").strip()
-    return Path(home).expanduser() if home else None
+    return settings().home
 
 
 def data_dir() -> Path:

@@ -1,15 +1,25 @@
 """The plugin host: loads entry-point plugins, isolates their failures, and answers typed queries.
 
-Environment:
+Environment (read through `splifft_core.settings`):
 
 - `SPLIFFT_PLUGINS=a,b`: allowlist of plugins to load (entry-point or distribution names).
 - `SPLIFFT_STRICT_PLUGINS=1`: a plugin that fails to load or register is an error, not a warning.
 - `SPLIFFT_DISABLE_PLUGIN_AUTOLOAD=1`: load no entry points (tests register plugins by hand).
+
+Isolation: whatever a plugin raises while it is imported, registered or asked a hook
+(`SystemExit` from a stray `sys.exit()` included; only `KeyboardInterrupt` passes) is recorded
+as a [PluginFailure][splifft_core.plugins.PluginFailure] of that plugin, and the others load.
+
+Conflicts: an architecture name that two plugins provide is withheld from both (an
+[ArchitectureConflict][splifft_core.plugins.ArchitectureConflict]): neither wins by load
+order, every use of the name says which distributions provide it, and their other
+architectures keep working. `SPLIFFT_STRICT_PLUGINS=1` makes a conflict an error too.
 """
 
 from __future__ import annotations
 
-import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +31,7 @@ import pluggy
 from splifft_core import hookspecs
 from splifft_core.errors import PluginError
 from splifft_core.models import ArchitectureSpec
+from splifft_core.settings import settings
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 
@@ -50,8 +61,44 @@ class PluginFailure:
         return f"plugin {self.name!r} ({dist}) failed at {self.stage}: {self.error}"
 
 
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _label(info: PluginInfo) -> str:
+    """`distribution version` (the plugin's name when it has no distribution)."""
+    name = info.distribution or info.name
+    return f"{name} {info.version}" if info.version else name
+
+
+@dataclass(frozen=True)
+class ArchitectureConflict:
+    """An architecture name provided by more than one plugin: withheld from all of them."""
+
+    name: str
+    providers: tuple[PluginInfo, ...]
+
+    def describe(self, expected: str | None = None) -> str:
+        """One line naming every providing distribution (`expected`, a manifest's plugin, first)."""
+        providers = sorted(
+            self.providers,
+            key=lambda p: (
+                expected is None
+                or _normalize(expected)
+                not in {_normalize(p.name), _normalize(p.distribution or "")}
+            ),
+        )
+        labels = [_label(p) for p in providers]
+        if len(labels) == 2:
+            return (
+                f"architecture {self.name!r} is provided by both {labels[0]} and {labels[1]}: "
+                "uninstall one"
+            )
+        return (
+            f"architecture {self.name!r} is provided by {', '.join(labels[:-1])} and "
+            f"{labels[-1]}: uninstall all but one"
+        )
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them (`Splifft_Plugin.X` == `splifft-plugin-x`)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -68,6 +115,7 @@ class PluginHost:
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     _architectures: dict[str, tuple[str, ArchitectureSpec]] | None = field(default=None)
+    _conflicts: dict[str, ArchitectureConflict] = field(default_factory=dict)
     _manifests: list[tuple[str, dict[str, Any] | Path]] | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -94,7 +142,10 @@ class PluginHost:
             seen.add(ep.name)
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not break the host
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin (even a `sys.exit()`) must not
+                # break the host
                 self._fail(PluginFailure(ep.name, dist, version, "import", _one_line(exc)))
                 continue
             self.register(module, ep.name, distribution=dist, version=version)
@@ -110,12 +161,15 @@ class PluginHost:
         """Register a plugin object (a module, usually) under `name`."""
         try:
             self.pm.register(module, name=name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self._fail(PluginFailure(name, distribution, version, "register", _one_line(exc)))
             return
         module_name = getattr(module, "__name__", type(module).__name__)
         self.plugins.append(PluginInfo(name, distribution, version, module_name))
         self._architectures = None
+        self._conflicts = {}
         self._manifests = None
 
     def _plugin(self, name: str) -> PluginInfo:
@@ -131,17 +185,22 @@ class PluginHost:
         for impl in caller.get_hookimpls():  # registration order
             try:
                 value = impl.function()
-            except Exception as exc:
-                info = self._plugin(impl.plugin_name)
-                self._fail(
-                    PluginFailure(
-                        info.name, info.distribution, info.version, hook_name, _one_line(exc)
-                    )
-                )
-                self._drop(impl.plugin_name)
+                if isinstance(value, Iterator):
+                    value = list(value)  # a generator runs the plugin's code now, isolated
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._record_hook_failure(impl.plugin_name, hook_name, exc)
                 continue
             results.append((impl.plugin_name, value))
         return results
+
+    def _record_hook_failure(self, plugin_name: str, hook_name: str, exc: BaseException) -> None:
+        info = self._plugin(plugin_name)
+        self._drop(plugin_name)
+        self._fail(
+            PluginFailure(info.name, info.distribution, info.version, hook_name, _one_line(exc))
+        )
 
     def _drop(self, plugin_name: str) -> None:
         self.plugins = [p for p in self.plugins if p.name != plugin_name]
@@ -149,17 +208,23 @@ class PluginHost:
     # -- queries -----------------------------------------------------------------------------
 
     def architectures(self) -> dict[str, ArchitectureSpec]:
-        """Every registered architecture by name."""
+        """Every registered architecture by name (names in conflict left out)."""
         return {name: spec for name, (_, spec) in self._load_architectures().items()}
 
     def architecture_providers(self) -> dict[str, str]:
-        """Architecture name → the plugin name that provides it."""
+        """Architecture name → the plugin name that provides it (names in conflict left out)."""
         return {name: plugin for name, (plugin, _) in self._load_architectures().items()}
+
+    def conflicts(self) -> list[ArchitectureConflict]:
+        """Architecture names provided by several plugins (withheld from all of them)."""
+        self._load_architectures()
+        return [self._conflicts[name] for name in sorted(self._conflicts)]
 
     def _load_architectures(self) -> dict[str, tuple[str, ArchitectureSpec]]:
         if self._architectures is not None:
             return self._architectures
         found: dict[str, tuple[str, ArchitectureSpec]] = {}
+        providers: dict[str, list[str]] = {}
         for plugin_name, specs in self._call_each("splifft_architectures"):
             info = self._plugin(plugin_name)
             try:
@@ -167,13 +232,9 @@ class PluginHost:
                 bad = [s for s in items if not isinstance(s, ArchitectureSpec)]
                 if bad:
                     raise TypeError(f"expected ArchitectureSpec, got {type(bad[0]).__name__}")
-                clash = [s.name for s in items if s.name in found]
-                if clash:
-                    raise ValueError(
-                        f"architecture {clash[0]!r} is already provided by plugin "
-                        f"{found[clash[0]][0]!r}"
-                    )
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self._fail(
                     PluginFailure(
                         info.name,
@@ -185,26 +246,68 @@ class PluginHost:
                 )
                 continue
             for spec in items:
-                found[spec.name] = (plugin_name, spec)
+                found.setdefault(spec.name, (plugin_name, spec))
+                names = providers.setdefault(spec.name, [])
+                if plugin_name not in names:
+                    names.append(plugin_name)
+        conflicts = {
+            name: ArchitectureConflict(name, tuple(self._plugin(p) for p in plugins))
+            for name, plugins in providers.items()
+            if len(plugins) > 1
+        }
+        if conflicts and self.strict:
+            first = conflicts[min(conflicts)]
+            raise PluginError(first.describe() + " (SPLIFFT_STRICT_PLUGINS is set)")
+        for name in conflicts:
+            del found[name]
+        self._conflicts = conflicts
         self._architectures = found
         return found
 
-    def architecture(self, name: str) -> ArchitectureSpec:
-        """The spec for `name`, or a `PluginError` listing what is installed."""
+    def architecture(self, name: str, distribution: str | None = None) -> ArchitectureSpec:
+        """The spec for `name`, or a `PluginError` saying why it is missing.
+
+        `distribution` is the plugin expected to provide it (a manifest's `plugin`): when that
+        plugin, or with no expectation any plugin, failed to load, the error names it and its
+        one-line failure instead of listing what is installed.
+        """
         specs = self.architectures()
-        if name not in specs:
-            known = ", ".join(sorted(specs)) or "none"
+        if name in specs:
+            return specs[name]
+        if name in self._conflicts:
+            raise PluginError(self._conflicts[name].describe(distribution))
+        wanted = _normalize(distribution) if distribution else None
+        failed = [
+            f
+            for f in self.failures
+            if wanted is None or wanted in {_normalize(f.name), _normalize(f.distribution or "")}
+        ]
+        if failed:
+            reasons = "; ".join(f.describe() for f in failed)
+            raise PluginError(f"architecture {name!r} is not available: {reasons}")
+        if distribution:
             raise PluginError(
-                f"architecture {name!r}: no installed plugin provides it (installed: {known})"
+                f"architecture {name!r} comes from {distribution}, which is not installed: "
+                f"`pip install {distribution}`"
             )
-        return specs[name]
+        known = ", ".join(sorted(specs)) or "none"
+        raise PluginError(
+            f"architecture {name!r}: no installed plugin provides it (installed: {known})"
+        )
 
     def manifests(self) -> list[tuple[str, dict[str, Any] | Path]]:
         """Manifests contributed by plugins, as (plugin name, dict or JSON path)."""
         if self._manifests is None:
             collected: list[tuple[str, dict[str, Any] | Path]] = []
-            for plugin_name, items in self._call_each("splifft_manifests"):
-                for item in list(items or []):
+            for plugin_name, result in self._call_each("splifft_manifests"):
+                try:
+                    items = list(result or [])
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    self._record_hook_failure(plugin_name, "splifft_manifests", exc)
+                    continue
+                for item in items:
                     if isinstance(item, dict | Path):
                         collected.append((plugin_name, item))
                     elif isinstance(item, str):
@@ -227,11 +330,10 @@ def get_host() -> PluginHost:
     """The process-wide plugin host, loading entry points on first use."""
     global _host
     if _host is None:
-        host = PluginHost(strict=_truthy("SPLIFFT_STRICT_PLUGINS"))
-        if not _truthy("SPLIFFT_DISABLE_PLUGIN_AUTOLOAD"):
-            raw = os.environ.get("SPLIFFT_PLUGINS", "").strip()
-            allow = {p.strip() for p in raw.split(",") if p.strip()} if raw else None
-            host.load_entry_points(allow)
+        env = settings()
+        host = PluginHost(strict=env.strict_plugins)
+        if not env.disable_plugin_autoload:
+            host.load_entry_points(None if env.plugins is None else set(env.plugins))
         _host = host
     return _host
 

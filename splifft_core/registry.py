@@ -7,6 +7,7 @@ manifest with `"overrides": true`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from splifft_core import paths
-from splifft_core.errors import ManifestError, ModelNotFoundError
+from splifft_core.atomic import os_reason, read_regular_text
+from splifft_core.errors import ManifestError, ModelNotFoundError, validation_message
 from splifft_core.manifest import Manifest
 from splifft_core.plugins import PluginHost, get_host
 
@@ -33,18 +35,31 @@ class ManifestEntry:
     """Folder that relative `local` resource paths resolve against."""
 
 
+@dataclass(frozen=True)
+class ManifestProblem:
+    """A manifest source that failed to read or validate, and so was skipped."""
+
+    message: str
+    """One line: the file (or plugin), the manifest and the field that is wrong."""
+    identifiers: tuple[str, ...] = ()
+    """The identifiers the broken source claims (its `identifier` fields, its file name)."""
+
+
 @dataclass
 class Registry:
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
     conflicts: dict[str, str] = field(default_factory=dict)
     """identifier → one-line error, for identifiers defined twice without an override."""
-    problems: list[str] = field(default_factory=list)
-    """One-line reports of manifests that failed to validate (skipped)."""
+    problems: list[ManifestProblem] = field(default_factory=list)
+    """Manifests that failed to read or validate (skipped)."""
 
     def get(self, identifier: str) -> ManifestEntry:
         if identifier in self.conflicts:
             raise ManifestError(self.conflicts[identifier])
         if identifier not in self.entries:
+            for problem in self.problems:
+                if identifier in problem.identifiers:
+                    raise ManifestError(problem.message)
             close = [i for i in self.entries if identifier in i or i in identifier]
             hint = f" (did you mean {', '.join(sorted(close)[:3])}?)" if close else ""
             raise ModelNotFoundError(
@@ -57,7 +72,10 @@ class Registry:
 
     def warnings(self) -> list[str]:
         """Problems and conflicts, one line each (for `splifft ls` and friends)."""
-        return [*self.problems, *(self.conflicts[i] for i in sorted(self.conflicts))]
+        return [
+            *(p.message for p in self.problems),
+            *(self.conflicts[i] for i in sorted(self.conflicts)),
+        ]
 
     def add(self, entry: ManifestEntry) -> None:
         ident = entry.manifest.identifier
@@ -67,10 +85,6 @@ class Registry:
             return
         # Sources are added from the highest precedence down.
         if existing.source == "user" and existing.manifest.overrides:
-            return
-        if existing.manifest == entry.manifest:
-            # The same manifest from two places (a first-party plugin's manifest also ships in
-            # the built-in catalogue, so the model is listed while the plugin is absent).
             return
         self.conflicts.setdefault(
             ident,
@@ -91,14 +105,8 @@ def builtin_registry_dir() -> Path:
 
 
 def builtin_manifest_files() -> list[Path]:
-    """The built-in catalogue: `registry/**/*.json`, plus, in a source checkout, the manifests
-    of the first-party plugins under `plugins/` (wheels carry those inside `_registry/`)."""
-    files = _json_files(builtin_registry_dir(), recursive=True)
-    checkout_plugins = Path(__file__).resolve().parent.parent / "plugins"
-    if not Path(__file__).with_name("_registry").is_dir() and checkout_plugins.is_dir():
-        for folder in sorted(checkout_plugins.glob("splifft-plugin-*/splifft_plugin_*/manifests")):
-            files.extend(_json_files(folder))
-    return files
+    """The built-in catalogue: one JSON file per model in `registry/`."""
+    return _json_files(builtin_registry_dir())
 
 
 def parse_manifests(raw: Any, origin: str) -> list[Manifest]:
@@ -109,18 +117,19 @@ def parse_manifests(raw: Any, origin: str) -> list[Manifest]:
         try:
             out.append(Manifest.model_validate(item))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"]) or "manifest"
             ident = item.get("identifier", "?") if isinstance(item, dict) else "?"
-            raise ManifestError(f"{origin}: manifest {ident!r}: {loc}: {first['msg']}") from None
+            raise ManifestError(
+                f"{origin}: manifest {ident!r}: {validation_message(exc, 'manifest')}"
+            ) from None
     return out
 
 
 def read_manifest_file(path: Path) -> list[Manifest]:
+    """The manifests of one JSON file; only a regular file is read (a FIFO would block)."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_regular_text(path))
     except OSError as exc:
-        raise ManifestError(f"{path}: cannot read manifest: {exc.strerror or exc}") from None
+        raise ManifestError(f"{path}: cannot read manifest: {os_reason(exc)}") from None
     except UnicodeDecodeError:
         raise ManifestError(f"{path}: manifest is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -144,10 +153,11 @@ def load_registry(host: PluginHost | None = None) -> Registry:
             if source != "user":
                 local = [r for r in manifest.resources if r.kind == "local"]
                 if local:
-                    registry.problems.append(
+                    message = (
                         f"{origin}: manifest {manifest.identifier!r}: local resources are only "
                         "allowed in user-local manifests"
                     )
+                    registry.problems.append(ManifestProblem(message, (manifest.identifier,)))
                     continue
             registry.add(ManifestEntry(manifest, source, origin, base))
 
@@ -155,7 +165,7 @@ def load_registry(host: PluginHost | None = None) -> Registry:
         try:
             take(read_manifest_file(path), "user", str(path), path.parent)
         except ManifestError as exc:
-            registry.problems.append(str(exc))
+            registry.problems.append(ManifestProblem(str(exc), claimed_identifiers(path)))
     for plugin_name, item in host.manifests():
         origin = f"plugin {plugin_name}"
         try:
@@ -164,13 +174,32 @@ def load_registry(host: PluginHost | None = None) -> Registry:
             else:
                 take(parse_manifests(item, origin), "plugin", origin, None)
         except ManifestError as exc:
-            registry.problems.append(str(exc))
+            claimed = claimed_identifiers(item) if isinstance(item, Path) else _identifiers(item)
+            registry.problems.append(ManifestProblem(str(exc), claimed))
     for path in builtin_manifest_files():
         try:
             take(read_manifest_file(path), "builtin", str(path), None)
         except ManifestError as exc:
-            registry.problems.append(str(exc))
+            registry.problems.append(ManifestProblem(str(exc), claimed_identifiers(path)))
     return registry
+
+
+def claimed_identifiers(path: Path) -> tuple[str, ...]:
+    """The identifiers a (possibly broken) manifest file claims: its file name's stem and every
+    `identifier` it holds, so that `get` can say why that model is missing."""
+    claimed = [path.stem]
+    with contextlib.suppress(OSError, ValueError):
+        claimed.extend(_identifiers(json.loads(read_regular_text(path))))
+    return tuple(dict.fromkeys(claimed))
+
+
+def _identifiers(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else [raw]
+    return tuple(
+        item["identifier"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("identifier"), str)
+    )
 
 
 def resolve_manifest(
@@ -180,7 +209,7 @@ def resolve_manifest(
     text = str(identifier_or_path)
     candidate = Path(text)
     if text.endswith(".json") or candidate.is_file():
-        if not candidate.is_file():
+        if not candidate.exists():
             raise ModelNotFoundError(f"{candidate}: manifest file not found")
         manifests = read_manifest_file(candidate)
         if len(manifests) != 1:

@@ -14,10 +14,14 @@ from torch import Tensor
 
 from splifft_core.archetypes import SeparationModel, make_archetype
 from splifft_core.audio import (
+    CLIP_MODES,
+    ClipMode,
     FileSource,
     Resampler,
     StemWriter,
     check_output_format,
+    clock,
+    default_notify,
     map_channels,
     resample,
 )
@@ -35,7 +39,15 @@ from splifft_core.engine import (
     shift_offsets,
     stitch_stream,
 )
-from splifft_core.errors import AudioError, CheckpointError, ConfigError, OutputError
+from splifft_core.errors import (
+    AudioError,
+    CheckpointError,
+    ConfigError,
+    ModelOutputError,
+    OutputError,
+    validation_message,
+)
+from splifft_core.hub import Notify
 from splifft_core.manifest import DerivedStem
 from splifft_core.models import ArchitectureSpec, ModelParamsLike
 
@@ -43,7 +55,11 @@ Checkpoint = Path | str | Sequence[Path] | Mapping[str, Tensor] | None
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """`auto`/`None` → CUDA if available, else MPS, else CPU."""
+    """`auto`/`None` → CUDA if available, else MPS, else CPU.
+
+    An explicit device must exist here: a one-line `ConfigError` names what is missing (a torch
+    build without CUDA or MPS, no GPU visible, `cuda:N` beyond the GPUs there are).
+    """
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -51,9 +67,46 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except RuntimeError as exc:
-        raise ConfigError(f"device {device!r}: {exc}") from None
+        raise ConfigError(f"device {str(device)!r}: {' '.join(str(exc).split())}") from None
+    name, build = str(device), f"torch {torch.__version__}"
+    if resolved.type == "cuda":
+        if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+            raise ConfigError(
+                f"device {name!r}: this torch build has no CUDA ({build}); use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if count == 0 or not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {name!r}: no CUDA GPU is visible ({build}; check the driver and "
+                "CUDA_VISIBLE_DEVICES); use --device cpu"
+            )
+        if resolved.index is not None and resolved.index >= count:
+            which = "cuda:0" if count == 1 else f"cuda:0 … cuda:{count - 1}"
+            raise ConfigError(
+                f"device {name!r}: this machine has {count} CUDA GPU{'s' * (count > 1)} ({which})"
+            )
+    elif resolved.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_built():
+            raise ConfigError(
+                f"device {name!r}: this torch build has no MPS ({build}); use --device cpu"
+            )
+        if not mps.is_available():
+            raise ConfigError(
+                f"device {name!r}: MPS is not available on this machine (it needs macOS 12.3+ "
+                "and a Metal GPU); use --device cpu"
+            )
+    elif resolved.type != "cpu":
+        backend = getattr(torch, resolved.type, None)
+        available = getattr(backend, "is_available", None)
+        if callable(available) and not available():
+            raise ConfigError(
+                f"device {name!r}: no {resolved.type} device is available ({build}); "
+                "use --device cpu"
+            )
+    return resolved
 
 
 def needed_model_stems(
@@ -107,21 +160,27 @@ class Separator:
         device: str | torch.device | None = "cpu",
         stems: Sequence[str] | None = None,
         identifier: str = "custom",
+        tune_malloc: bool | None = None,
+        fast_kernels: bool | None = None,
     ) -> Separator:
         """Build the network, load weights, and wrap it into the chunk model.
 
         `stems` restricts the output (model or derived stems); architectures with a stem
         selection plan then skip the heads that are not needed.
+
+        Two CPU speed-ups, on by default (`None`: `SPLIFFT_MALLOC_TUNING`, `SPLIFFT_ONEDNN`):
+        `tune_malloc` keeps glibc from returning freed chunk buffers to the OS
+        (`splifft_core.allocator`; process-wide, once, cannot be undone), and `fast_kernels`
+        runs the network's linear layers through oneDNN on x86 (`splifft_core.kernels`; this
+        network only); `False` leaves it on `F.linear`.
         """
         if not isinstance(params, BaseModel):
             try:
                 params = spec.parse_params(params)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                loc = ".".join(str(p) for p in first["loc"])
                 raise ConfigError(
-                    f"{identifier}: invalid params for architecture {spec.name!r}: {loc}: "
-                    f"{first['msg']}"
+                    f"{identifier}: invalid params for architecture {spec.name!r}: "
+                    f"{validation_message(exc)}"
                 ) from None
         if not isinstance(params, ModelParamsLike):
             raise ConfigError(f"architecture {spec.name!r}: params do not satisfy ModelParamsLike")
@@ -133,15 +192,18 @@ class Separator:
         if not needed and not all(s == "mixture" for s in requested):
             needed = list(model_stems)
 
-        from splifft_core.allocator import keep_freed_memory
+        from splifft_core import allocator, kernels
+        from splifft_core.settings import settings
 
-        keep_freed_memory()  # chunked inference re-allocates the same buffers every chunk
+        env = settings()
+        if env.malloc_tuning if tune_malloc is None else tune_malloc:
+            allocator.keep_freed_memory(True)  # chunks re-allocate the same buffers every time
+        fast = env.onednn if fast_kernels is None else fast_kernels
         network = spec.build_model(params)
         _load_weights(spec, network, params, checkpoint, identifier)
         network.eval()
-        from splifft_core.kernels import use_fast_linear
-
-        use_fast_linear(network)  # oneDNN matmuls on x86 CPUs; F.linear everywhere else
+        if fast:
+            kernels.use_fast_linear(network)  # oneDNN matmuls on x86 CPUs; F.linear elsewhere
 
         out_stems: tuple[str, ...] = model_stems
         indices: list[int] | None = None
@@ -153,14 +215,12 @@ class Separator:
                 indices = [model_stems.index(s) for s in needed]
                 out_stems = tuple(needed)
 
-        pre, post = spec.make_preprocess(params), spec.make_postprocess(params)
-        if spec.archetype is not None:
-            archetype_pre, archetype_post = make_archetype(spec.archetype, params)
-            pre, post = pre or archetype_pre, post or archetype_post
-        assert pre is not None and post is not None  # ArchitectureSpec checks this
+        pre, post = make_archetype(spec.archetype, params)
         dev = resolve_device(device)
         model = SeparationModel(network, pre, post, out_stems, indices).to(dev)
         model.eval()
+        if not fast:
+            kernels.use_plain_linear(model)  # also the layers a plugin runs through kernels.linear
         return cls(
             model=model,
             params=params,
@@ -241,12 +301,32 @@ class Separator:
             blocks = run(source, on_progress)
         with torch.inference_mode():
             for offset, block in blocks:
+                if not bool(torch.isfinite(block).all()):  # one reduction per block
+                    raise self._non_finite(block, offset)
                 block = block.cpu()
                 by_name = dict(zip(self.model_stems, block.unbind(0), strict=True))
                 if self.inference.derived_stems:
                     mixture = source.read(offset, offset + block.shape[-1])
                     by_name = derive_stems(by_name, mixture, self.inference.derived_stems)
                 yield offset, {s: by_name[s] for s in requested}
+
+    def _non_finite(self, block: Tensor, offset: int) -> ModelOutputError:
+        """The one-line error for a `(stems, channels, n)` block holding NaN or infinities."""
+        bad = ~torch.isfinite(block)
+        first = int(bad.any(dim=0).any(dim=0).nonzero()[0, 0])
+        per_stem = bad.flatten(1).any(1).tolist()
+        names = [n for n, b in zip(self.model_stems, per_stem, strict=True) if b]
+        precision = self.inference.precision
+        hint = (
+            f"{precision} can overflow: try --precision float32"
+            if precision != "float32"
+            else "broken or mismatched weights?"
+        )
+        return ModelOutputError(
+            f"model {self.identifier!r} produced NaN or infinite values at "
+            f"{clock((offset + first) / self.sample_rate)} "
+            f"(stem{'s' * (len(names) > 1)} {', '.join(names)}; {hint})"
+        )
 
     def separate(
         self,
@@ -305,14 +385,23 @@ class Separator:
         downmix: bool = False,
         protected: Iterable[Path] = (),
         on_progress: ProgressCallback | None = None,
+        clip_mode: ClipMode = "rescale",
+        notify: Notify | None = None,
     ) -> list[Path]:
         """Separate an audio file into stem files, streamed, written atomically.
 
         Stems are written at the input's rate to temporary files and renamed into place only
-        when all are complete. Paths in `protected` (e.g. the inputs) are never overwritten.
+        when every one is complete, flushed and closed. Paths in `protected` (e.g. the inputs)
+        are never overwritten. `clip_mode` says what happens to samples beyond full scale
+        (`splifft_core.audio.ClipMode`); `notify` receives one-line warnings (stems
+        rescaled or clipped, an input shorter than its header says; default: the `splifft`
+        logger).
         """
         path = Path(path)
         subtype = check_output_format(file_format, bit_depth)
+        if clip_mode not in CLIP_MODES:
+            raise ConfigError(f"clip mode {clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
+        say = default_notify(notify)
         requested = tuple(stems) if stems else self.stems
         needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
         destinations = {
@@ -323,7 +412,9 @@ class Separator:
         for dest in destinations.values():
             if dest.resolve() in guarded:
                 raise OutputError(f"{dest}: refusing to overwrite an input file")
-        with FileSource(path, self.sample_rate, self.channels, downmix=downmix) as source:
+        with FileSource(
+            path, self.sample_rate, self.channels, downmix=downmix, notify=say
+        ) as source:
             info = source.info
             out_channels = 1 if info.channels == 1 else self.channels
             writers: dict[str, StemWriter] = {}
@@ -342,6 +433,7 @@ class Separator:
                         subtype,
                         resampler,
                         target_frames=info.frames,
+                        clip_mode=clip_mode,
                     )
                 for _, blocks in self.stream(source, stems=requested, on_progress=on_progress):
                     for stem, block in blocks.items():
@@ -356,7 +448,36 @@ class Separator:
                 for writer in writers.values():
                     writer.abort()
                 raise
-        return [writer.commit() for writer in writers.values()]
+        try:
+            scale = _full_scale(str(path), list(writers.values()), clip_mode, say)
+            for writer in writers.values():
+                writer.finish(scale)  # every encoder flushed, closed and verified ...
+            return [writer.commit() for writer in writers.values()]  # ... before any rename
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()  # the stems not yet renamed into place
+            raise
+
+
+def _full_scale(name: str, writers: list[StemWriter], mode: ClipMode, notify: Notify) -> float:
+    """The factor every stem of a track is scaled by (1: none), and a warning when stems are
+    rescaled or clipped."""
+    peak = max((w.peak for w in writers), default=0.0)
+    if peak <= 1.0:
+        return 1.0
+    if mode == "rescale":
+        scale = 1.0 / peak
+        notify(
+            f"{name}: stems peak at {peak:.2f}, rescaled by {scale:.3g} to avoid clipping "
+            "(--clip-mode)"
+        )
+        return scale
+    clipped = sum(w.clipped for w in writers)
+    if clipped:
+        share = 100 * clipped / max(1, sum(w.samples for w in writers))
+        amount = f"{share:.1f} % of samples" if share >= 0.1 else f"{clipped} samples"
+        notify(f"{name}: stems peak at {peak:.2f}; {amount} clipped (--clip-mode {mode})")
+    return 1.0
 
 
 def _fit_length(array: np.ndarray, frames: int) -> np.ndarray:
@@ -365,20 +486,174 @@ def _fit_length(array: np.ndarray, frames: int) -> np.ndarray:
     return np.concatenate([array, np.zeros((frames - len(array), array.shape[1]), array.dtype)])
 
 
+TEMPLATE_FIELDS = ("track", "stem", "ext", "input_ext", "model")
+"""The fields of a filename template (`DEFAULT_FILENAME`)."""
+
+
 def output_path(
     output_dir: Path, template: str, track: Path, stem: str, ext: str, model: str
 ) -> Path:
-    """Fill the filename template; the result must stay inside `output_dir`."""
+    """Fill the filename template; the result must stay inside `output_dir`.
+
+    Fields: `track` (the input's name without extension), `stem`, `ext` (the output format),
+    `input_ext` (the input's extension without the dot) and `model`.
+    """
+    fields = {
+        "track": track.stem,
+        "stem": stem,
+        "ext": ext,
+        "input_ext": track.suffix.lstrip("."),
+        "model": model,
+    }
     try:
-        relative = template.format(track=track.stem, stem=stem, ext=ext, model=model)
-    except (KeyError, IndexError, ValueError) as exc:
+        relative = template.format(**fields)
+    except KeyError as exc:
         raise OutputError(
-            f"filename template {template!r}: unknown field {exc} (use track, stem, ext, model)"
+            f"filename template {template!r}: unknown field {exc} (use {', '.join(TEMPLATE_FIELDS)})"
+        ) from None
+    except (IndexError, ValueError) as exc:
+        raise OutputError(
+            f"filename template {template!r} is not a valid template ({exc}); fields go in "
+            f"braces: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
         ) from None
     candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts:
+    if not relative.strip() or candidate.is_absolute() or ".." in candidate.parts:
         raise OutputError(f"filename template {template!r} must stay inside the output folder")
     return output_dir / candidate
+
+
+def plan_outputs(
+    tracks: Sequence[tuple[Path, Path]],
+    template: str,
+    stems: Sequence[str],
+    ext: str,
+    model: str,
+    protected: Iterable[Path] = (),
+) -> list[dict[str, Path]]:
+    """Every track's stem paths (`tracks`: `(input file, its output folder)` pairs), checked
+    together before any work, so that no output replaces another or an input.
+
+    One-line `OutputError`s: a template that gives two stems of a track one path (it lacks
+    `{stem}`), two inputs that would write one path (`song.wav` beside `song.flac`), and an
+    output that is an input (`protected` and the tracks themselves).
+    """
+    plans: list[dict[str, Path]] = []
+    owners: dict[Path, Path] = {}
+    inputs = {p.resolve() for p in [*protected, *(track for track, _ in tracks)]}
+    for track, folder in tracks:
+        plan = {s: output_path(folder, template, track, s, ext, model) for s in stems}
+        by_path: dict[Path, str] = {}
+        for stem, dest in plan.items():
+            key = dest.resolve()
+            if key in by_path:
+                raise OutputError(
+                    f"filename template {template!r} writes stems {by_path[key]!r} and {stem!r} "
+                    f"to one path ({dest}); put {{stem}} in it"
+                )
+            by_path[key] = stem
+            if key in inputs:
+                raise OutputError(f"{dest}: refusing to overwrite an input file")
+            other = owners.get(key)
+            if other is not None:
+                if other.suffix.lower() != track.suffix.lower():
+                    hint = (
+                        "put {input_ext} in the filename template, e.g. --filename "
+                        "'{track}-{input_ext}/{stem}.{ext}', or rename one"
+                    )
+                else:
+                    hint = (
+                        "rename one, pass their common folder instead (subfolders are kept "
+                        "under the output folder), or separate them into different output folders"
+                    )
+                raise OutputError(f"{other} and {track} would both write {dest}; {hint}")
+            owners[key] = track
+        plans.append(plan)
+    return plans
+
+
+MIN_CHUNK_SIZE = 1024
+"""The smallest chunk a run takes, in samples (23 ms at 44.1 kHz): below it, per-call overhead
+dominates and an STFT has barely a frame to work with."""
+
+
+def min_chunk_size(params: object) -> int:
+    """`MIN_CHUNK_SIZE`, and at least twice the STFT size of params that expose one as `stft`
+    (a [StftParams][splifft_core.models.StftParams]; a centred STFT reflect-pads `n_fft // 2`
+    samples, which must be shorter than the chunk)."""
+    from splifft_core.models import StftParams
+
+    stft = getattr(params, "stft", None)
+    n_fft = stft.n_fft if isinstance(stft, StftParams) else 0
+    return max(MIN_CHUNK_SIZE, 2 * int(n_fft))
+
+
+def device_memory(device: torch.device) -> int | None:
+    """The memory of `device` in bytes (a CPU's: the machine's RAM); `None` when unknown."""
+    import os
+
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[1])
+        if device.type == "mps":
+            return int(torch.mps.recommended_max_memory())
+        if device.type == "cpu":
+            return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        return None
+    return None
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def check_chunking(
+    params: object,
+    inference: InferenceConfig,
+    *,
+    channels: int,
+    num_stems: int,
+    device: torch.device,
+    identifier: str = "custom",
+) -> None:
+    """Refuse chunk, hop and batch settings that cannot run, before any work (one line each).
+
+    - the chunk must be at least `min_chunk_size(params)` (`MIN_CHUNK_SIZE`, 2 × the STFT size);
+    - the hop at least `InferenceConfig.min_hop_size` (1 % of the chunk; an explicit `hop_size`
+      could go lower than `MAX_OVERLAP_RATIO` allows);
+    - the buffers one batch needs at the least (the chunks in, every stem out, the overlap-add
+      accumulator) must fit in the device's memory.
+    """
+    chunk = inference.chunk_size or int(params.chunk_size)  # type: ignore[attr-defined]
+    minimum = min_chunk_size(params)
+    if chunk < minimum:
+        why = f"{MIN_CHUNK_SIZE} at the least"
+        if minimum > MIN_CHUNK_SIZE:
+            why = f"2 × its STFT size n_fft = {minimum // 2}"
+        raise ConfigError(
+            f"{identifier}: chunk size {chunk} is too small: at least {minimum} samples ({why})"
+        )
+    hop, min_hop = inference.hop_size(chunk), inference.min_hop_size(chunk)
+    if hop < min_hop:
+        raise ConfigError(
+            f"{identifier}: hop size {hop} is under 1 % of the chunk size {chunk}: at least "
+            f"{min_hop} (at most 100 chunks overlap each sample)"
+        )
+    batch = inference.batch_size
+    itemsize = 4 if inference.precision == "float32" else 2
+    stems = max(1, num_stems)
+    capacity = (batch - 1) * hop + chunk
+    need = channels * (itemsize * batch * chunk * (1 + stems) + 4 * stems * capacity)
+    have = device_memory(device)
+    if have is not None and need > have:
+        raise ConfigError(
+            f"{identifier}: chunk size {chunk} × batch size {batch} needs at least {_size(need)} "
+            f"on {device}, which has {_size(have)}; use a smaller --batch-size or --chunk-size"
+        )
 
 
 def _load_weights(

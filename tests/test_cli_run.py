@@ -105,11 +105,12 @@ def test_run_folder_template_and_stem_subset(
         ]
     )
     assert code == 0, capsys.readouterr().err
+    # the template is filled inside each file's subfolder of the input folder
     assert [p.relative_to(out).as_posix() for p in files_under(out)] == [
+        "cd1/identity-test-gain/b-instrum.flac",
         "identity-test-gain/a-instrum.flac",
-        "identity-test-gain/b-instrum.flac",
     ]
-    mono = sf.info(str(out / "identity-test-gain" / "b-instrum.flac"))
+    mono = sf.info(str(out / "cd1" / "identity-test-gain" / "b-instrum.flac"))
     assert mono.channels == 1 and mono.subtype == "PCM_24"
 
 
@@ -254,3 +255,30 @@ def test_flac_float_is_refused(
     song = write(tmp_path / "song.wav", noise(0.2))
     err = run_error(["run", str(song), "-o", str(tmp_path / "out"), "--bit-depth", "32"], capsys)
     assert "FLAC cannot store 32-bit float" in err
+
+
+def test_speed_up_flags_reach_load(
+    hosts: PluginHost,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import splifft_core.api as api
+
+    seen: list[dict[str, object]] = []
+    real_load = api.load
+
+    def spy(model: str, **kwargs: object) -> object:
+        seen.append({k: kwargs[k] for k in ("tune_malloc", "fast_kernels")})
+        return real_load(model, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api, "load", spy)
+    song = write(tmp_path / "song.wav", noise(0.2))
+    args = ["run", str(song), "-m", "identity-test-gain", "-q"]
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0, capsys.readouterr().err
+    flags = ["--no-fast-kernels", "--no-malloc-tuning"]
+    assert main([*args, "-o", str(tmp_path / "b"), *flags]) == 0, capsys.readouterr().err
+    assert seen == [
+        {"tune_malloc": None, "fast_kernels": None},
+        {"tune_malloc": False, "fast_kernels": False},
+    ]

@@ -8,28 +8,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from splifft.cli import build_parser, new_plugin
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def docs_hook() -> ModuleType:
-    """`docs/_hooks/splifft_docs.py`, the mkdocs hook, imported by path."""
-    name = "splifft_docs_hook"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, REPO / "docs" / "_hooks" / "splifft_docs.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from tests.helpers import REPO
+from tests.helpers import docs_hook as docs_hook  # re-exported: tests/test_settings.py uses it
 
 
 def walk(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

@@ -144,6 +144,8 @@ def test_skips_estimates_without_reference(dataset: tuple[Path, Path]) -> None:
     assert len(warnings) == 2
     assert any("t1/vocals.wav: no reference" in w for w in warnings)
     assert any("t9: no reference folder" in w for w in warnings)
+    assert result.warnings == warnings  # the result carries them too
+    assert evaluation.evaluate_estimates(ests, refs, ["sdr"]).warnings == warnings
 
 
 def test_errors_name_the_file(dataset: tuple[Path, Path], tmp_path: Path) -> None:
@@ -200,6 +202,7 @@ def test_model_mode_separates_mixtures(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.scores["test/song0"]["a"]["sdr"] > 90
     assert result.scores["test/song1"]["b"]["sdr"] == pytest.approx(HALF_SDR, abs=1e-4)
     assert warnings == [f"no references for model stem(s) c in {data}"]
+    assert result.warnings == warnings and result.to_json()["warnings"] == warnings
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""First-party models are listed before their plugin is installed, and load once it is."""
+"""The first-party catalogue: one manifest file a model in `registry/`, none in the plugins; its
+models are listed before their plugin is installed, and load once it is."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from splifft.cli import main
 from splifft_core.errors import PluginError
 from splifft_core.plugins import PluginHost
-from splifft_core.registry import load_registry
+from splifft_core.registry import builtin_manifest_files, load_registry, read_manifest_file
+from tests.helpers import REPO, docs_hook
 
 
 def test_absent_plugin_models_are_listed_as_needing_it(
@@ -48,3 +50,23 @@ def test_installed_plugin_models_resolve_without_conflicts(
     assert main(["ls", "--all", "--json", "--arch", "htdemucs"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(row["plugin_installed"] for row in rows)
+
+
+def test_registry_holds_the_whole_first_party_catalogue() -> None:
+    registry = REPO / "registry"
+    models = builtin_manifest_files()
+    assert len(models) >= 120
+    assert {p.parent for p in models} == {registry}
+    assert sorted(p.name for p in registry.iterdir()) == sorted(
+        [*(p.name for p in models), "manifest.schema.json"]
+    )
+    distributions = {p.distribution for p in docs_hook().first_party_plugins(REPO)}
+    used = set()
+    for path in models:
+        (manifest,) = read_manifest_file(path)
+        assert manifest.identifier == path.stem
+        assert manifest.plugin in distributions, f"{path.name}: plugin {manifest.plugin!r}"
+        used.add(manifest.plugin)
+    assert used == distributions  # every first-party plugin has its models here
+    # and no plugin ships a catalogue of its own
+    assert sorted(p.relative_to(REPO).as_posix() for p in (REPO / "plugins").rglob("*.json")) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.helpers import run_splifft, splifft_env
 from tests.hub_server import (
     gain_weights,
     identity_manifest,
@@ -21,28 +21,13 @@ from tests.hub_server import (
     write_user_manifest,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def splifft(
     args: list[str], site: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`python -m splifft ARGS` with the fake identity plugin installed (and only that one)."""
-    full = dict(os.environ)  # SPLIFFT_HOME, HF_HOME, HF_HUB_CACHE of this test
-    full.pop("SPLIFFT_DISABLE_PLUGIN_AUTOLOAD", None)
-    full.pop("HF_HUB_OFFLINE", None)
-    full["SPLIFFT_PLUGINS"] = "identity"
-    full["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    full["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO)])
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "splifft", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=300,
-    )
+    settings = {"SPLIFFT_PLUGINS": "identity", "HF_HUB_DISABLE_PROGRESS_BARS": "1", **(env or {})}
+    return run_splifft(args, [site], settings, drop=["HF_HUB_OFFLINE"])
 
 
 @pytest.fixture
@@ -122,12 +107,9 @@ print(json.dumps(rows))
 
 
 def test_ls_and_info_do_not_import_torch(site: Path) -> None:
-    full = dict(os.environ)
-    full.pop("SPLIFFT_DISABLE_PLUGIN_AUTOLOAD", None)
-    full["SPLIFFT_PLUGINS"] = "identity"
-    full["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO)])
+    env = splifft_env([site], {"SPLIFFT_PLUGINS": "identity"})
     result = subprocess.run(
-        [sys.executable, "-c", LIGHT], capture_output=True, text=True, env=full, timeout=120
+        [sys.executable, "-c", LIGHT], capture_output=True, text=True, env=env, timeout=120
     )
     assert result.returncode == 0, result.stderr
     rows = {row["identifier"]: row for row in json.loads(result.stdout)}
@@ -144,17 +126,7 @@ def test_ls_and_info_do_not_import_torch(site: Path) -> None:
 def test_info_of_a_registry_model_shows_source_digest_license_plugin() -> None:
     """The Done-when example, with the installed first-party plugins (skipped without roformer)."""
     pytest.importorskip("splifft_plugin_roformer")
-    full = dict(os.environ)
-    full.pop("SPLIFFT_DISABLE_PLUGIN_AUTOLOAD", None)
-    full["PYTHONPATH"] = str(REPO)
-    result = subprocess.run(
-        [sys.executable, "-m", "splifft", "info", "bs_roformer-lu-viperx", "--json"],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=120,
-    )
+    result = run_splifft(["info", "bs_roformer-lu-viperx", "--json"])
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     (weights,) = info["files"]

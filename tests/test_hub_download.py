@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,24 +14,10 @@ from splifft_core.errors import DigestMismatchError, DownloadError
 from splifft_core.manifest import Manifest
 from splifft_core.plugins import PluginHost
 from tests.fake_plugins import identity
-from tests.hub_server import StandInHub, identity_manifest, running_hub, sha256, write_user_manifest
+from tests.hub_server import StandInHub, identity_manifest, sha256, write_user_manifest
 
 WEIGHTS = b"\x01weights" * 4000  # 32 kB: an "LFS" file (served through the CDN redirect)
 CONFIG = b'{"note": "a small regular file"}'
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInHub]:
-    try:  # huggingface_hub fetches an agent list from its import-time endpoint once a process
-        import huggingface_hub.utils._detect_agent as detect_agent
-
-        monkeypatch.setattr(detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}})
-    except (ImportError, AttributeError):
-        pass
-    with running_hub() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
 
 
 @pytest.fixture
@@ -358,3 +344,30 @@ def test_pull_of_several_reports_each_failure_and_goes_on(
     captured = capsys.readouterr()
     assert "unknown model 'identity-test-nope'" in captured.err
     assert captured.out.startswith("identity-test-c: ")
+
+
+def test_downloads_report_progress_through_the_callback(
+    hub: StandInHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hub and URL downloads both report (filename, bytes so far, total) and print nothing."""
+    hub.commit("org/gain", {"model.ckpt": WEIGHTS})
+    hub.plain["gain.ckpt"] = WEIGHTS
+    reports: list[tuple[str, int, int | None]] = []
+
+    def on_download(filename: str, done: int, total: int | None) -> None:
+        reports.append((filename, done, total))
+
+    for manifest in (hf_manifest(sha=sha256(WEIGHTS)), url_manifest(hub, sha=sha256(WEIGHTS))):
+        splifft_hub.fetch_weights(manifest, notify=quiet, on_download=on_download)
+    by_file: dict[str, list[tuple[int, int | None]]] = {}
+    for filename, done, total in reports:
+        by_file.setdefault(filename, []).append((done, total))
+    assert set(by_file) == {"model.ckpt", "gain.ckpt"}
+    for steps in by_file.values():
+        assert steps[-1] == (len(WEIGHTS), len(WEIGHTS))
+        assert [done for done, _ in steps] == sorted(done for done, _ in steps)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    reports.clear()
+    splifft_hub.fetch_weights(hf_manifest(sha=sha256(WEIGHTS)), on_download=on_download)
+    assert reports == []  # cached: nothing downloaded, nothing reported

@@ -102,3 +102,64 @@ def test_use_fast_linear_keeps_state_and_output() -> None:
     assert net.state_dict().keys() == state.keys()
     assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_onednn_disabled_scope_and_plain_linear_hooks() -> None:
+    x, w, _ = tensors((4000, 64), (256, 64), (256,))
+    seen: list[bool] = []
+
+    class Probe(nn.Module):
+        def forward(self, x: torch.Tensor, fail: bool = False) -> torch.Tensor:
+            seen.append(kernels._use_onednn(x, w))
+            if fail:
+                raise RuntimeError("inside")
+            return x
+
+    with torch.inference_mode():
+        with kernels.onednn_disabled():
+            assert not kernels._use_onednn(x, w)
+        assert kernels._use_onednn(x, w) is ONEDNN
+        probe = Probe()
+        kernels.use_plain_linear(probe)
+        probe(x)
+        with pytest.raises(RuntimeError):
+            probe(x, fail=True)
+        assert seen == [False, False]
+        assert kernels._use_onednn(x, w) is ONEDNN  # the scope closed, even after the error
+
+
+@pytest.mark.parametrize("fast", [None, True, False])
+def test_from_spec_applies_the_speed_ups_only_when_asked(
+    fast: bool | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from splifft_core import allocator
+    from splifft_core.separator import Separator
+    from tests.fake_plugins import identity
+
+    calls: list[str] = []
+
+    def swap(network: nn.Module) -> int:
+        calls.append("swap")
+        return 0
+
+    def tune(enabled: bool | None = None) -> bool:
+        calls.append("malloc")
+        return True
+
+    monkeypatch.setattr(kernels, "use_fast_linear", swap)
+    monkeypatch.setattr(allocator, "keep_freed_memory", tune)
+    sep = Separator.from_spec(
+        identity.IDENTITY,
+        {"chunk_size": 256},
+        tune_malloc=fast,
+        fast_kernels=fast,
+        device="cpu",
+    )
+    expected = [] if fast is False else ["malloc", "swap"]
+    assert calls == expected
+    assert bool(sep.model._forward_pre_hooks) is (fast is False)
+    monkeypatch.setenv("SPLIFFT_ONEDNN", "0")
+    monkeypatch.setenv("SPLIFFT_MALLOC_TUNING", "0")
+    calls.clear()
+    Separator.from_spec(identity.IDENTITY, {"chunk_size": 256}, device="cpu")
+    assert calls == []  # the settings are the defaults

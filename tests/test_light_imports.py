@@ -1,4 +1,5 @@
-"""`import splifft_core`, `splifft --help` and `splifft plugins` never import torch."""
+"""`import splifft_core`, `splifft --help` and `splifft plugins` never import torch (nor rich,
+for the first two)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def run(body: str) -> str:
 def test_import_core_is_light() -> None:
     run(
         "import splifft_core, splifft, splifft_core.types, splifft_core.models, splifft_core.plugins"
+        "\nimport splifft_core.settings, splifft_core.atomic, splifft_core.hub"
+        "\nassert 'rich' not in sys.modules, 'the core draws nothing: rich was imported'"
     )
 
 
@@ -42,7 +45,8 @@ def test_help_is_light() -> None:
     run(
         "from splifft.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        "assert 'rich' not in sys.modules, 'rich was imported'"
     )
 
 

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from splifft_core import hookspecs as hookspecs_module
+from tests.helpers import REPO, docs_hook
 
-REPO = Path(__file__).resolve().parent.parent
 HOOK_REFERENCE = REPO / "docs" / "plugins" / "hooks.md"
-
-
-def docs_hook() -> ModuleType:
-    """`docs/_hooks/splifft_docs.py`, the mkdocs hook, imported by path."""
-    name = "splifft_docs_hook"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, REPO / "docs" / "_hooks" / "splifft_docs.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def hookspecs() -> dict[str, Callable[..., Any]]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from splifft_core.errors import PluginError
+from splifft_core.hookspecs import hookimpl
+from splifft_core.models import ArchitectureSpec
 from splifft_core.plugins import PluginHost
 from tests.fake_plugins import broken_hook, identity
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO as REPO  # re-exported: tests/test_run_errors.py uses it
+from tests.helpers import run_splifft
 
 
 def test_raising_hook_is_reported_and_skipped(plugin_host: Callable[..., PluginHost]) -> None:
@@ -33,16 +33,33 @@ def test_strict_mode_raises(plugin_host: Callable[..., PluginHost]) -> None:
         host.architectures()
 
 
-def test_duplicate_architecture_is_a_failure_of_the_later_plugin() -> None:
+def test_duplicate_architecture_is_withheld_from_both_plugins() -> None:
+    """Neither plugin wins by load order: the name is a conflict naming both, not a failure, and
+    the plugins' other architectures keep working."""
     import types
+
+    from tests.fake_plugins import msst_gain
 
     host = PluginHost()
     host.register(identity, "first")
     twin = types.ModuleType("twin")
-    twin.splifft_architectures = identity.splifft_architectures  # type: ignore[attr-defined]
+
+    @hookimpl
+    def splifft_architectures() -> list[ArchitectureSpec]:
+        return [identity.IDENTITY, msst_gain.GAIN_NET]
+
+    twin.splifft_architectures = splifft_architectures  # type: ignore[attr-defined]
     host.register(twin, "twin")
-    assert host.architecture_providers() == {"identity": "first"}
-    assert any("already provided" in f.error for f in host.failures)
+    assert host.architecture_providers() == {"gain_net": "twin"}
+    assert host.failures == []
+    (conflict,) = host.conflicts()
+    assert (conflict.name, [p.name for p in conflict.providers]) == ("identity", ["first", "twin"])
+    with pytest.raises(
+        PluginError,
+        match="architecture 'identity' is provided by both first and twin: uninstall one",
+    ):
+        host.architecture("identity")
+    assert host.architecture("gain_net").name == "gain_net"
 
 
 def test_unknown_architecture_lists_installed(plugin_host: Callable[..., PluginHost]) -> None:
@@ -78,18 +95,8 @@ def make_installed_plugins(root: Path) -> None:
 def run_cli(
     args: list[str], pythonpath: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ)
-    full.pop("SPLIFFT_DISABLE_PLUGIN_AUTOLOAD", None)
-    full["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(REPO)])
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "splifft", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=300,
-    )
+    """`python -m splifft ARGS` with the plugins installed on `pythonpath` autoloaded."""
+    return run_splifft(args, [pythonpath], env)
 
 
 def test_broken_installed_plugin_is_listed_and_run_still_works(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@
 - `<!-- splifft:template PATH -->`, `<!-- splifft:template-tree -->`: files of the plugin
   template, rendered for the tutorial's architecture `toy`.
 - `<!-- splifft:benchmarks -->`: a link to `benchmarks.md` when it exists (added to the nav too).
+- `<!-- splifft:settings -->`: the environment variables, from `splifft_core.settings`.
 
 The hook reference (`plugins/hooks.md`) is hand-written; every hookspec's exact signature must
 appear in it, or the (strict) build fails. The tests import this module by path.
@@ -357,6 +358,34 @@ def _where(resource: Any) -> str:
     return f"`{resource.filename}` (local)"
 
 
+# -- settings -----------------------------------------------------------------------------------
+
+
+def settings_table() -> str:
+    """Every `SPLIFFT_*` variable (from `Settings`' field metadata), then the Hub's we honour."""
+    from splifft_core.settings import FOREIGN_VARIABLES, KIND_DOCS, VARIABLES
+
+    rows = ["| Variable | Value | Unset | `Settings` field | What it does |"]
+    rows.append("| --- | --- | --- | --- | --- |")
+    for v in VARIABLES:
+        if v.kind == "switch":
+            unset = "on" if v.default else "off"
+        else:
+            unset = "-" if v.default is None else f"`{v.default}`"
+        rows.append(
+            f"| `{v.name}` | {_cell(KIND_DOCS[v.kind])} | {unset} | `{v.field}` | {_cell(v.doc)} |"
+        )
+    parts = ["\n".join(rows) + "\n"]
+    parts.append(
+        "Honoured with huggingface_hub's meaning (read where a file is fetched, not part of "
+        "`Settings`):\n"
+    )
+    foreign = ["| Variable | What it does |", "| --- | --- |"]
+    foreign.extend(f"| `{name}` | {_cell(doc)} |" for name, doc in FOREIGN_VARIABLES)
+    parts.append("\n".join(foreign) + "\n")
+    return "\n".join(parts)
+
+
 # -- hooks --------------------------------------------------------------------------------------
 
 
@@ -483,6 +512,8 @@ def _replace(match: re.Match[str], page_path: str, docs_dir: Path) -> str:
         return template_file(argument)
     if kind == "template-tree":
         return template_tree()
+    if kind == "settings":
+        return settings_table()
     if kind == "benchmarks":
         if benchmarks_present(docs_dir):
             return "Measured numbers are on the [benchmarks page](benchmarks.md).\n"

@@ -6,11 +6,16 @@ Nothing here imports torch: `splifft --help`, `splifft plugins` and `splifft ls`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
+from splifft.cli import render
 from splifft_core import __version__
 from splifft_core.errors import SplifftError
 
@@ -34,6 +39,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM or SIGHUP, so that the cleanup a Ctrl-C runs (the
+    stems' temporary files, resampled copies) runs too; `main` exits with `128 + signum`.
+
+    A `KeyboardInterrupt`: what is isolated with `except Exception` (or, in the plugin host,
+    everything but `KeyboardInterrupt`) lets it pass, as it lets Ctrl-C pass.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATING = tuple(
+    s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None
+)
+
+GRACE_SECONDS = 2.0
+"""A repeated signal within this time of the first is ignored, so it cannot cut the cleanup
+short; a later one raises again (something swallowed the first)."""
+
+_first_signal: float | None = None
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    global _first_signal
+    now = time.monotonic()
+    if _first_signal is not None and now - _first_signal < GRACE_SECONDS:
+        return
+    _first_signal = now
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminating_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise `Terminated` (only from the main thread); restored after."""
+    global _first_signal
+    _first_signal = None
+    previous: dict[int, object] = {}
+    try:
+        for signum in TERMINATING:
+            previous[signum] = signal.signal(signum, _terminate)
+    except ValueError:  # not the main thread: leave the signals as they are
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -41,12 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args))
+        with _terminating_signals():
+            return int(args.handler(args))
+    except Terminated as exc:
+        render.note(f"terminated ({signal.Signals(exc.signum).name})")
+        return 128 + exc.signum
     except SplifftError as exc:
-        print(f"splifft: error: {exc}", file=sys.stderr)
+        render.error(str(exc))
         return 1
     except KeyboardInterrupt:
-        print("splifft: interrupted", file=sys.stderr)
+        render.note("interrupted")
         return 130
     except BrokenPipeError:
         # stdout closed early (e.g. `splifft ls --json | head`): not an error worth a traceback

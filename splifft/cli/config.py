@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from splifft.cli import render
+
 
 def add_parser(subparsers: Any) -> None:
     from splifft_core.user_config import KEYS
@@ -38,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
             raise ConfigError(f"unknown config key {args.key!r} (known: {', '.join(KEYS)})")
         return 0
-    path = write_value(args.key, args.value)
+    path = write_value(args.key, args.value, notify=render.warn)
     print(f"{args.key} = {args.value!r} ({path})")
     return 0

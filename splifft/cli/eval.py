@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import math
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from splifft.cli import render
+
+if TYPE_CHECKING:
+    from splifft_core.evaluation import EvalResult
 
 DEFAULT_METRICS_TEXT = "sdr,si_sdr,bleedless,fullness"
 """`splifft_core.evaluation.DEFAULT_METRICS`, spelled out so that `--help` needs no numpy."""
@@ -60,35 +66,40 @@ def run(args: argparse.Namespace) -> int:
     from splifft_core.evaluation import (
         evaluate_estimates,
         evaluate_model,
+        find_tracks,
         parse_metrics,
-        render_table,
         write_csv,
     )
 
     metrics = parse_metrics(args.metrics)
-    show_progress = not args.quiet and sys.stderr.isatty()
 
     def on_track(index: int, total: int, track: str) -> None:
-        if show_progress:
-            print(f"[{index}/{total}] {track}", file=sys.stderr)
+        render.status(f"[{index}/{total}] {track}", args.quiet)
 
     if args.estimates is not None or args.references is not None:
         if args.estimates is None or args.references is None:
             raise ConfigError("--estimates and --references go together")
         if args.dataset is not None or args.model is not None:
             raise ConfigError("give either --estimates/--references or [--model] DATASET_DIR")
-        result = evaluate_estimates(args.estimates, args.references, metrics, on_track=on_track)
+        result = evaluate_estimates(
+            args.estimates, args.references, metrics, on_track=on_track, warn=render.warn
+        )
     else:
         if args.dataset is None:
             raise ConfigError("give a DATASET_DIR, or --estimates DIR --references DIR")
+        import splifft_core.api as api
         from splifft_core.user_config import default_model
 
+        find_tracks(args.dataset, need_mixture=True)  # a bad dataset fails before the model loads
+        with render.downloads(args.quiet) as on_download:
+            separator = api.load(
+                args.model or default_model(),
+                device=args.device,
+                notify=render.note,
+                on_download=on_download,
+            )
         result = evaluate_model(
-            args.model or default_model(),
-            args.dataset,
-            metrics,
-            device=args.device,
-            on_track=on_track,
+            separator, args.dataset, metrics, on_track=on_track, warn=render.warn
         )
 
     if args.csv is not None:
@@ -96,7 +107,38 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        render_table(result)
+        render_scores(result)
         if args.csv is not None:
-            print(f"wrote {args.csv}", file=sys.stderr)
+            render.note(f"wrote {args.csv}")
     return 0
+
+
+def render_scores(result: EvalResult, file: IO[str] | None = None) -> None:
+    """The per-track, per-stem table, then the per-stem mean and median."""
+    columns = [
+        render.Column("track", fold=True),
+        render.Column("stem", no_wrap=True),
+        *(render.Column(m, justify="right", no_wrap=True) for m in result.metrics),
+    ]
+    tracks = [
+        [track, stem, *(_cell(values.get(m)) for m in result.metrics)]
+        for track, by_stem in result.scores.items()
+        for stem, values in by_stem.items()
+    ]
+    aggregates = [
+        [
+            [how, stem, *(_cell(values.get(m)) for m in result.metrics)]
+            for stem, values in result.aggregate(how).items()
+        ]
+        for how in ("mean", "median")
+    ]
+    title = "splifft eval" + (f": {result.model}" if result.model else "")
+    render.table(title, columns, tracks, *aggregates, file=file)
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return ""
+    if math.isnan(value):
+        return "–"
+    return f"{value:.3f}"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from splifft.cli import render
 
 if TYPE_CHECKING:
     from splifft_core.plugins import PluginHost
@@ -90,10 +91,6 @@ def add_parser(subparsers: Any) -> None:
     imp.set_defaults(handler=run_import_msst)
 
 
-def _warn(message: str) -> None:
-    print(f"splifft: warning: {message}", file=sys.stderr)
-
-
 @dataclass(frozen=True)
 class Context:
     host: PluginHost
@@ -101,6 +98,8 @@ class Context:
     architectures: set[str]
     distributions: dict[str, str | None]
     """Architecture → the distribution of the plugin that provides it."""
+    conflicts: dict[str, str]
+    """Architecture provided by several plugins (so by none) → the one-line conflict."""
 
 
 def _context(warn: bool = True) -> Context:
@@ -111,16 +110,20 @@ def _context(warn: bool = True) -> Context:
     registry = load_registry(host)
     providers = host.architecture_providers()
     by_plugin = {p.name: p.distribution or p.name for p in host.plugins}
+    conflicts = {c.name: c.describe() for c in host.conflicts()}
     if warn:
         for failure in host.failures:
-            _warn(failure.describe())
+            render.warn(failure.describe())
+        for line in conflicts.values():
+            render.warn(line)
         for line in registry.warnings():
-            _warn(line)
+            render.warn(line)
     return Context(
         host,
         registry,
         set(providers),
         {arch: by_plugin.get(plugin, plugin) for arch, plugin in providers.items()},
+        conflicts,
     )
 
 
@@ -187,7 +190,8 @@ def run_ls(args: argparse.Namespace) -> int:
         if args.stem and args.stem not in m.all_stems:
             continue
         row = model_row(entry, ctx)
-        if not args.all and not (row["plugin_installed"] or (row["has_weights"] and row["cached"])):
+        shown = row["plugin_installed"] or m.architecture in ctx.conflicts
+        if not args.all and not (shown or (row["has_weights"] and row["cached"])):
             continue
         rows.append(row)
     if args.json:
@@ -195,30 +199,38 @@ def run_ls(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         hint = "" if args.all else " (`splifft ls --all` lists every known model)"
-        print(f"no models{hint}", file=sys.stderr)
+        render.note(f"no models{hint}")
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} model{'' if len(rows) == 1 else 's'}")
-    table.add_column("model", no_wrap=True)
-    table.add_column("stems")
-    table.add_column("cached")
-    table.add_column("size", justify="right")
-    table.add_column("sdr")
-    table.add_column("plugin")
+    cells = []
     for row in rows:
         plugin = row["plugin"] or row["architecture"]
         short = plugin.removeprefix("splifft-plugin-")
-        table.add_row(
-            row["identifier"],
-            ", ".join(row["stems"]),
-            "yes" if row["cached"] else "no",
-            human_size(row["size"]),
-            _sdr_text(row["metrics"]) or "-",
-            short if row["plugin_installed"] else f"{short} (missing)",
+        cells.append(
+            [
+                row["identifier"],
+                ", ".join(row["stems"]),
+                "yes" if row["cached"] else "no",
+                human_size(row["size"]),
+                _sdr_text(row["metrics"]) or "-",
+                short
+                if row["plugin_installed"]
+                else f"{short} (conflict)"
+                if row["architecture"] in ctx.conflicts
+                else f"{short} (missing)",
+            ]
         )
-    Console().print(table)
+    render.table(
+        f"{len(rows)} model{'' if len(rows) == 1 else 's'}",
+        [
+            render.Column("model", no_wrap=True),
+            "stems",
+            "cached",
+            render.Column("size", justify="right"),
+            "sdr",
+            "plugin",
+        ],
+        cells,
+    )
     return 0
 
 
@@ -264,7 +276,7 @@ def info_dict(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
         "sample_rate": manifest.sample_rate,
         "channels": manifest.channels,
         "params": manifest.params,
-        "inference": manifest.inference.model_dump(mode="json"),
+        "inference": manifest.inference.model_dump(mode="json", by_alias=True),
         "metrics": manifest.metrics,
         "links": manifest.links.model_dump(exclude_none=True),
         "files": files,
@@ -279,7 +291,11 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     plugin = data["plugin"] or f"a plugin providing {data['architecture']!r}"
-    state = "installed" if data["plugin_installed"] else f"NOT installed: pip install {plugin}"
+    state = (
+        "installed"
+        if data["plugin_installed"]
+        else ctx.conflicts.get(data["architecture"], f"NOT installed: pip install {plugin}")
+    )
     lines = [
         f"{data['identifier']}",
         f"  architecture: {data['architecture']}",
@@ -331,18 +347,24 @@ def run_pull(args: argparse.Namespace) -> int:
         try:
             entry = _entry(ctx, model)
             manifest = entry.manifest
-            if manifest.architecture not in ctx.architectures:
+            if manifest.architecture in ctx.conflicts:
+                render.warn(f"{manifest.identifier}: {ctx.conflicts[manifest.architecture]}")
+            elif manifest.architecture not in ctx.architectures:
                 plugin = _plugin_of(entry, ctx) or f"a plugin providing {manifest.architecture!r}"
-                _warn(f"{manifest.identifier}: {plugin} is not installed (pip install {plugin})")
+                render.warn(
+                    f"{manifest.identifier}: {plugin} is not installed (pip install {plugin})"
+                )
             if not manifest.weight_resources():
                 print(f"{manifest.identifier}: no weights to download")
                 continue
-            for path in hub.fetch_weights(manifest, entry.base_dir):
+            with render.downloads() as on_download:
+                paths = hub.fetch_weights(manifest, entry.base_dir, render.note, on_download)
+            for path in paths:
                 print(f"{manifest.identifier}: {path}")
         except SplifftError as exc:
             if len(args.models) == 1:
                 raise
-            print(f"splifft: error: {exc}", file=sys.stderr)
+            render.error(str(exc))
             failures += 1
     return 1 if failures else 0
 
@@ -386,7 +408,7 @@ def run_verify(args: argparse.Namespace) -> int:
             if result.status == "mismatch" or (explicit and result.status == "missing"):
                 bad = True
     if not explicit and checked == 0:
-        print("no cached model files to verify", file=sys.stderr)
+        render.note("no cached model files to verify")
     return 1 if bad else 0
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from splifft.cli import render
 
 FORMATS = ("flac", "wav")
 BIT_DEPTHS = (16, 24, 32)
@@ -21,7 +23,13 @@ def add_parser(subparsers: Any) -> None:
         "run",
         help="separate audio files into stems",
         description="Separate audio files (folders are searched recursively for audio files) "
-        "into stem files. Outputs are written atomically and never overwrite an input.",
+        "into stem files. A file found in a folder keeps its subfolder under the output folder "
+        "(album/CD1/01.wav → separated/CD1/01/vocals.flac). Every output path is checked before "
+        "any work: a template that gives two stems one path, and two inputs that would write one "
+        "path (song.wav beside song.flac: put {input_ext} in --filename, or rename one), are "
+        "refused. Outputs are written atomically and never overwrite an input. With several "
+        "inputs, an unreadable one is reported on its own line and skipped, the others are "
+        "separated, and the exit status is 1.",
     )
     parser.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT", help="audio files or folders"
@@ -42,7 +50,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--filename",
         default=DEFAULT_FILENAME,
-        help=f"output path template with {{track}}, {{stem}}, {{ext}}, {{model}} (default: {DEFAULT_FILENAME})",
+        help="output path template inside the output folder (and the input's subfolder) with "
+        "{track}, {stem}, {ext} (the output format), {input_ext} (the input's extension) and "
+        "{model}; it must give every stem its own path "
+        f"(default: {DEFAULT_FILENAME})",
     )
     parser.add_argument(
         "--format", choices=FORMATS, default="flac", help="output format (default: flac)"
@@ -57,11 +68,23 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--stems", help="comma-separated stems to write (default: all), e.g. vocals,instrum"
     )
-    parser.add_argument("--overlap", type=float, help="overlap ratio between chunks, 0 ≤ R < 1")
     parser.add_argument(
-        "--chunk-size", type=int, help="chunk size in samples (default: the model's)"
+        "--overlap",
+        type=float,
+        help="overlap ratio between chunks, 0 ≤ R ≤ 0.99 (0.99: a hop of 1 %% of the chunk, "
+        "each sample through the model 100 times)",
     )
-    parser.add_argument("--batch-size", type=int, help="chunks per forward pass")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        help="chunk size in samples, at least 1024 and 2 × the model's STFT size "
+        "(default: the model's)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="chunks per forward pass; memory grows with chunk size × batch size",
+    )
     parser.add_argument(
         "--window",
         choices=("hann", "hamming", "triangular", "linear_fade", "rectangular"),
@@ -78,28 +101,79 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="mix down inputs with more channels than the model takes",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--clip-mode",
+        choices=("rescale", "clamp", "none"),
+        default="rescale",
+        help="stems beyond full scale: rescale all stems of a track by one factor, clamp to "
+        "±1, or none (32-bit float keeps them, PCM clips) (default: rescale)",
+    )
+    parser.add_argument(
+        "--no-fast-kernels",
+        dest="fast_kernels",
+        action="store_false",
+        default=None,
+        help="run linear layers with F.linear, not oneDNN (default: SPLIFFT_ONEDNN, on)",
+    )
+    parser.add_argument(
+        "--no-malloc-tuning",
+        dest="tune_malloc",
+        action="store_false",
+        default=None,
+        help="leave glibc malloc as it is (default: SPLIFFT_MALLOC_TUNING, on)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
 
 
-def collect_inputs(paths: list[Path]) -> list[Path]:
-    """Files as given; folders searched recursively for audio files (sorted)."""
+Track = tuple[Path, Path]
+"""An input file and its subfolder below the output folder (`.` for a file given as is)."""
+
+
+def collect_inputs(paths: list[Path], output: Path | None = None) -> list[Track]:
+    """Files as given; folders searched recursively for audio files (sorted), each with its
+    folder relative to the folder given, so that the output mirrors the input's structure.
+
+    A folder's search skips `output` (a run over `.` with `-o separated` does not take the stems
+    of an earlier run as inputs).
+    """
     from splifft_core.audio import audio_extensions
     from splifft_core.errors import AudioError
 
     exts = audio_extensions()
-    found: list[Path] = []
+    skip = output.resolve() if output is not None else None
+
+    def wanted(file: Path) -> bool:
+        if not file.is_file() or file.suffix.lower() not in exts:
+            return False
+        return skip is None or skip not in file.resolve().parents
+
+    found: dict[Path, Track] = {}
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+            inside = sorted(p for p in path.rglob("*") if wanted(p))
             if not inside:
                 raise AudioError(f"{path}: folder holds no audio files")
-            found.extend(inside)
+            for file in inside:
+                found.setdefault(file.resolve(), (file, file.parent.relative_to(path)))
         elif path.exists():
-            found.append(path)
+            found.setdefault(path.resolve(), (path, Path(".")))
         else:
             raise AudioError(f"{path}: no such file")
-    return list(dict.fromkeys(found))
+    return list(found.values())
+
+
+def check_input(path: Path) -> None:
+    """A regular, readable audio file, or a one-line `AudioError` naming it."""
+    from splifft_core.audio import probe
+    from splifft_core.errors import AudioError
+
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise AudioError(
+            f"{path}: not a regular file (pipes and devices are not supported; save it to a "
+            "file first)"
+        )
+    probe(path)
 
 
 def check_writable(folder: Path) -> None:
@@ -116,90 +190,177 @@ def check_writable(folder: Path) -> None:
         ) from None
 
 
+def missing_folders(output: Path, plans: list[dict[str, Path]]) -> list[Path]:
+    """The folders this run may create (the output folder, its missing parents, every track's
+    folders), deepest first: the ones that do not exist yet."""
+    candidates: set[Path] = set()
+    for folder in [output, *output.parents]:
+        candidates.add(folder)
+    for plan in plans:
+        for dest in plan.values():
+            for folder in dest.parents:
+                if folder == output or output in folder.parents:
+                    candidates.add(folder)
+    return sorted(
+        (f for f in candidates if not f.exists()), key=lambda f: len(f.parts), reverse=True
+    )
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that nothing was written into; never raises."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+OUT_OF_MEMORY = ("out of memory", "not enough memory", "defaultcpuallocator", "cannot allocate")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's and numpy's allocation failures (`torch.OutOfMemoryError` is a RuntimeError)."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(word in str(exc).lower() for word in OUT_OF_MEMORY)
+
+
 def run(args: argparse.Namespace) -> int:
-    from splifft_core.audio import check_output_format, probe
-    from splifft_core.errors import SplifftError
-    from splifft_core.user_config import default_model
+    from splifft_core.audio import check_output_format
+    from splifft_core.errors import AudioError
 
     file_format = args.format
     bit_depth = args.bit_depth or 24
     check_output_format(file_format, bit_depth)
-    inputs = collect_inputs(list(args.inputs))
-    for path in inputs:
-        probe(path)
-    check_writable(args.output)
-    stems = [s.strip() for s in args.stems.split(",") if s.strip()] if args.stems else None
-
-    import splifft_core.api as api
-
-    separator = api.load(
-        args.model or default_model(),
-        device=args.device,
-        stems=stems,
-        chunk_size=args.chunk_size,
-        overlap_ratio=args.overlap,
-        batch_size=args.batch_size,
-        window_shape=args.window,
-        precision=args.precision,
-    )
-    failures = 0
-    protected = [p.resolve() for p in inputs]
-    for path in inputs:
+    tracks = collect_inputs(list(args.inputs), args.output)
+    good: list[Track] = []
+    for track in tracks:
         try:
-            with ProgressBar(path.name, args.quiet) as on_progress:
-                written = separator.separate_file(
-                    path,
-                    args.output,
-                    filename=args.filename,
-                    file_format=file_format,
-                    bit_depth=bit_depth,
-                    stems=stems,
-                    downmix=args.downmix,
-                    protected=protected,
-                    on_progress=on_progress,
-                )
-        except SplifftError as exc:
-            if len(inputs) == 1:
+            check_input(track[0])
+        except AudioError as exc:
+            if len(tracks) == 1:
                 raise
-            print(f"splifft: error: {exc}", file=sys.stderr)
-            failures += 1
+            render.error(str(exc))
             continue
-        for out in written:
-            print(out)
+        good.append(track)
+    failures = len(tracks) - len(good)
+    if good:
+        failures += separate_all(args, good, [p for p, _ in tracks], file_format, bit_depth)
+    if failures and len(tracks) > 1:
+        render.error(
+            f"{failures} of {len(tracks)} inputs failed (each named above); "
+            f"{len(tracks) - failures} separated into {args.output}"
+        )
     return 1 if failures else 0
 
 
-class ProgressBar:
-    """A rich progress bar on stderr (only when it is a terminal and not --quiet)."""
+def separate_all(
+    args: argparse.Namespace,
+    tracks: list[Track],
+    inputs: list[Path],
+    file_format: str,
+    bit_depth: int,
+) -> int:
+    """Check every setting and output path, then separate `tracks`; returns the failures."""
+    from pydantic import ValidationError
 
-    def __init__(self, name: str, quiet: bool) -> None:
-        self.name = name
-        self.enabled = not quiet and sys.stderr.isatty()
-        self._progress: Any = None
-        self._task: Any = None
+    import splifft_core.api as api
+    from splifft_core.errors import ConfigError, SplifftError
+    from splifft_core.registry import resolve_manifest
+    from splifft_core.separator import (
+        check_chunking,
+        needed_model_stems,
+        plan_outputs,
+        resolve_device,
+    )
+    from splifft_core.user_config import default_model
 
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._progress = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
+    stems = [s.strip() for s in args.stems.split(",") if s.strip()] if args.stems else None
+    model = args.model or default_model()
+    # -- before any work: the model's facts, the settings, the device, every output path --
+    manifest = resolve_manifest(model).manifest
+    requested = stems or manifest.all_stems
+    needed = needed_model_stems(requested, manifest.stems, manifest.derived_stems)
+    overrides = {
+        "chunk_size": args.chunk_size,
+        "overlap_ratio": args.overlap,
+        "batch_size": args.batch_size,
+        "window_shape": args.window,
+        "precision": args.precision,
+    }
+    config = api.inference_config(manifest, **overrides)
+    device = resolve_device(args.device)
+    try:
+        params = api.architecture_for(manifest).parse_params(manifest.params)
+    except ValidationError:  # `api.load` reports it, naming the field
+        params = None
+    chunk = config.chunk_size or getattr(params, "chunk_size", None)
+    if params is not None:
+        check_chunking(
+            params,
+            config,
+            channels=manifest.channels,
+            num_stems=len(needed),
+            device=device,
+            identifier=manifest.identifier,
         )
-        self._progress.start()
-        self._task = self._progress.add_task(self.name, total=None)
-
-        def update(done: int, total: int) -> None:
-            self._progress.update(self._task, completed=done, total=total)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+    protected = [p.resolve() for p in inputs]
+    plans = plan_outputs(
+        [(path, args.output / sub) for path, sub in tracks],
+        args.filename,
+        requested,
+        file_format,
+        manifest.identifier,
+        protected,
+    )
+    created = missing_folders(args.output, plans)
+    failures = 0
+    try:
+        check_writable(args.output)
+        with render.downloads(args.quiet) as on_download:
+            separator = api.load(
+                model,
+                device=str(device),
+                stems=stems,
+                chunk_size=args.chunk_size,
+                overlap_ratio=args.overlap,
+                batch_size=args.batch_size,
+                window_shape=args.window,
+                precision=args.precision,
+                notify=render.note,
+                on_download=on_download,
+                tune_malloc=args.tune_malloc,
+                fast_kernels=args.fast_kernels,
+            )
+        for path, sub in tracks:
+            try:
+                with render.chunks(path.name, args.quiet) as on_progress:
+                    written = separator.separate_file(
+                        path,
+                        args.output / sub,
+                        filename=args.filename,
+                        file_format=file_format,
+                        bit_depth=bit_depth,
+                        stems=stems,
+                        downmix=args.downmix,
+                        protected=protected,
+                        on_progress=on_progress,
+                        clip_mode=args.clip_mode,
+                        notify=render.warn,
+                    )
+            except SplifftError as exc:
+                if len(inputs) == 1:
+                    raise
+                render.error(str(exc))
+                failures += 1
+                continue
+            for out in written:
+                print(out)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        raise ConfigError(
+            f"out of memory on {device} with chunk size {chunk or 'the model’s'} × batch size "
+            f"{config.batch_size}; use a smaller --batch-size or --chunk-size"
+        ) from None
+    finally:
+        remove_if_empty(created)
+    return failures

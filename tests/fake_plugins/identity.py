@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
-from splifft_core.types import ModelInputType, ModelOutputType
 
 
 class GainParams(BaseModel):
@@ -23,14 +22,6 @@ class GainParams(BaseModel):
     @property
     def output_stem_names(self) -> tuple[str, ...]:
         return self.stems
-
-    @property
-    def input_type(self) -> ModelInputType:
-        return "waveform"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "waveform"
 
 
 def build(params: GainParams) -> Any:

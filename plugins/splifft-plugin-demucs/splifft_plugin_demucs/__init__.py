@@ -7,7 +7,6 @@ and the checkpoint reader in `splifft_plugin_demucs.checkpoint`, named by import
 
 from __future__ import annotations
 
-
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_demucs.params import HDemucsParams, HTDemucsParams

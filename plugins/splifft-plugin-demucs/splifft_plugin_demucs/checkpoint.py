@@ -15,6 +15,7 @@ loaded into `models.{m}.` of `network.BagOfModels`.
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -110,6 +111,10 @@ def _read_pickle(path: Path) -> DemucsPackage:
             raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
+    except pickle.UnpicklingError:  # torch's message would advise `weights_only=False`
+        raise CheckpointError(
+            f"{path}: not a plain-tensor checkpoint (it would run pickled code); refused"
+        ) from None
     except Exception as exc:
         raise CheckpointError(
             f"{path}: refused to load (it is not a plain demucs package or state dict: "

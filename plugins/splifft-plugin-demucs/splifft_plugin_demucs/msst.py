@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from splifft_core.errors import MsstConfigError
+from splifft_core.errors import MsstConfigError, validation_message
 from splifft_plugin_demucs.params import HDemucsParams, HTDemucsParams
 
 # Set by the importer from `training`, not read from the model's section.
@@ -60,9 +60,9 @@ def _params(
     try:
         return params_model.model_validate(params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or model_type
-        raise MsstConfigError(f"{model_type} config: {where}: {first['msg']}") from None
+        raise MsstConfigError(
+            f"{model_type} config: {validation_message(exc, model_type)}"
+        ) from None
 
 
 def _inference(config: dict[str, Any], model_type: str) -> tuple[dict[str, Any], int | None]:

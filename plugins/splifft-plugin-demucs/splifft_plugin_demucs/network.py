@@ -9,13 +9,14 @@ transformer; the output is the sum of the ISTFT of the frequency branch and the 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from splifft_core.kernels import linear
+from splifft_core.stft import istft, make_window, stft
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,39 +41,6 @@ def pad1d(x: Tensor, padding_left: int, padding_right: int, mode: str = "constan
             padding_right -= extra_right
             x = F.pad(x, (extra_left, extra_right))
     return F.pad(x, (padding_left, padding_right), mode=mode)
-
-
-def spectro(x: Tensor, n_fft: int, hop_length: int) -> Tensor:
-    *other, length = x.shape
-    z = torch.stft(
-        x.reshape(-1, length),
-        n_fft,
-        hop_length,
-        window=torch.hann_window(n_fft).to(x),
-        win_length=n_fft,
-        normalized=True,
-        center=True,
-        return_complex=True,
-        pad_mode="reflect",
-    )
-    _, freqs, frames = z.shape
-    return z.view(*other, freqs, frames)
-
-
-def ispectro(z: Tensor, hop_length: int, length: int) -> Tensor:
-    *other, freqs, frames = z.shape
-    n_fft = 2 * freqs - 2
-    x = torch.istft(
-        z.reshape(-1, freqs, frames),
-        n_fft,
-        hop_length,
-        window=torch.hann_window(n_fft).to(z.real),
-        win_length=n_fft,
-        normalized=True,
-        length=length,
-        center=True,
-    )
-    return x.view(*other, x.shape[-1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,55 +599,75 @@ class CrossTransformerEncoder(nn.Module):
 # The model
 
 
-class HTDemucs(nn.Module):
-    """`(batch, audio_channels, time)` -> `(batch, sources, audio_channels, time)`."""
+class HybridUNet(nn.Module):
+    """What HTDemucs and HDemucs share: the frequency branch's STFT and the two U-Nets' passes.
 
-    def __init__(self, params: HTDemucsParams) -> None:
-        super().__init__()
-        p = params
-        self.params = p
-        self.sources = p.sources
-        self.audio_channels = p.audio_channels
-        self.depth = p.depth
-        self.nfft = p.nfft
-        self.hop_length = p.nfft // 4
-        self.num_subbands = p.num_subbands
-        self.bottom_channels = p.bottom_channels
-        self.use_train_segment = p.use_train_segment
-        self.training_length = p.chunk_size
+    The STFT is demucs' `spectro`: Hann window of `nfft`, hop `nfft // 4`, normalized, centred
+    with reflect padding; `hybrid` pads the signal so that the frames line up with the time
+    branch (`hybrid_old`: zero padding, as the MDX 2021 models had it).
+    """
 
+    window: Tensor
+    hybrid: bool = True
+    hybrid_old: bool = False
+    encoder: nn.ModuleList
+    decoder: nn.ModuleList
+    tencoder: nn.ModuleList
+    tdecoder: nn.ModuleList
+    freq_emb: ScaledEmbedding | None
+    freq_emb_scale: float
+    depth: int
+
+    def _init_stft(self, params: HTDemucsParams | HDemucsParams) -> None:
+        self.stft_params = params.stft
+        self.nfft = params.nfft
+        self.hop_length = self.stft_params.hop_length
+        self.register_buffer("window", make_window(self.stft_params), persistent=False)
+
+    def _build_unets(
+        self,
+        p: HTDemucsParams | HDemucsParams,
+        *,
+        subbands: int,
+        time_branch: bool,
+        dconv_kw: Callable[[int], dict[str, float]],
+    ) -> None:
+        """The frequency U-Net (and, with `time_branch`, the time U-Net) as demucs builds them.
+
+        `subbands` frequency subbands are stacked as channels (MSST's extension); `dconv_kw`
+        gives the residual branch's options of the layer at each depth.
+        """
         self.encoder = nn.ModuleList()
         self.decoder = nn.ModuleList()
         self.tencoder = nn.ModuleList()
         self.tdecoder = nn.ModuleList()
-        self.freq_emb: ScaledEmbedding | None = None
+        self.freq_emb = None
         self.freq_emb_scale = p.freq_emb
 
         chin = p.audio_channels
-        chin_z = chin * 2 * p.num_subbands  # complex as channels
+        chin_z = chin * 2 * subbands  # complex as channels
         chout = p.channels_time or p.channels
         chout_z = p.channels
         # MSST sizes the layers for nfft // 2 bins even when subbands leave fewer
         freqs = p.nfft // 2
-        dconv_kw = {"depth": float(p.dconv_depth), "compress": p.dconv_comp, "init": p.dconv_init}
-
+        enc_dconv = bool(p.dconv_mode & 1)
+        dec_dconv = bool(p.dconv_mode & 2)
         for index in range(p.depth):
-            norm = index >= p.norm_starts
             freq = freqs > 1
-            stride = p.stride
-            kernel = p.kernel_size
+            stride, kernel = p.stride, p.kernel_size
             if not freq:
-                kernel = p.time_stride * 2
-                stride = p.time_stride
-            pad = True
-            last_freq = False
+                kernel, stride = p.time_stride * 2, p.time_stride
+            pad, last_freq = True, False
             if freq and freqs <= p.kernel_size:
-                kernel = freqs
-                pad = False
-                last_freq = True
-            common = {"norm_groups": p.norm_groups, "norm": norm, "dconv_kw": dconv_kw}
+                kernel, pad, last_freq = freqs, False, True
+            common: dict[str, Any] = {
+                "norm_groups": p.norm_groups,
+                "norm": index >= p.norm_starts,
+                "dconv_kw": dconv_kw(index),
+                "rewrite": p.rewrite,
+            }
             kw = {"kernel_size": kernel, "stride": stride, "freq": freq, "pad": pad, **common}
-            kwt: dict[str, object] = {
+            kwt = {
                 "kernel_size": p.kernel_size,
                 "stride": p.stride,
                 "freq": False,
@@ -689,97 +677,74 @@ class HTDemucs(nn.Module):
             if last_freq:
                 chout_z = max(chout, chout_z)
                 chout = chout_z
+            time = time_branch and freq
 
             self.encoder.append(
-                HEncLayer(
-                    chin_z,
-                    chout_z,
-                    dconv=bool(p.dconv_mode & 1),
-                    context=p.context_enc,
-                    rewrite=p.rewrite,
-                    **kw,  # type: ignore[arg-type]
-                )
+                HEncLayer(chin_z, chout_z, dconv=enc_dconv, context=p.context_enc, **kw)
             )
-            if freq:
+            if time:
                 self.tencoder.append(
                     HEncLayer(
-                        chin,
-                        chout,
-                        dconv=bool(p.dconv_mode & 1),
-                        context=p.context_enc,
-                        rewrite=p.rewrite,
-                        empty=last_freq,
-                        **kwt,  # type: ignore[arg-type]
+                        chin, chout, dconv=enc_dconv, context=p.context_enc, empty=last_freq, **kwt
                     )
                 )
             if index == 0:
                 chin = p.audio_channels * len(p.sources)
-                chin_z = chin * 2 * p.num_subbands
+                chin_z = chin * 2 * subbands
+            last = index == 0
             self.decoder.insert(
-                0,
-                HDecLayer(
-                    chout_z,
-                    chin_z,
-                    dconv=bool(p.dconv_mode & 2),
-                    last=index == 0,
-                    context=p.context,
-                    rewrite=p.rewrite,
-                    **kw,  # type: ignore[arg-type]
-                ),
+                0, HDecLayer(chout_z, chin_z, dconv=dec_dconv, last=last, context=p.context, **kw)
             )
-            if freq:
+            if time:
                 self.tdecoder.insert(
                     0,
                     HDecLayer(
                         chout,
                         chin,
-                        dconv=bool(p.dconv_mode & 2),
+                        dconv=dec_dconv,
                         empty=last_freq,
-                        last=index == 0,
+                        last=last,
                         context=p.context,
-                        rewrite=p.rewrite,
-                        **kwt,  # type: ignore[arg-type]
+                        **kwt,
                     ),
                 )
-            chin = chout
-            chin_z = chout_z
-            chout = int(p.growth * chout)
-            chout_z = int(p.growth * chout_z)
+            chin, chin_z = chout, chout_z
+            chout, chout_z = int(p.growth * chout), int(p.growth * chout_z)
             if freq:
                 freqs = 1 if freqs <= p.kernel_size else freqs // p.stride
             if index == 0 and p.freq_emb:
                 self.freq_emb = ScaledEmbedding(freqs, chin_z, scale=p.emb_scale)
 
-        transformer_channels = int(p.channels * p.growth ** (p.depth - 1))
-        if p.bottom_channels:
-            self.channel_upsampler = nn.Conv1d(transformer_channels, p.bottom_channels, 1)
-            self.channel_downsampler = nn.Conv1d(p.bottom_channels, transformer_channels, 1)
-            self.channel_upsampler_t = nn.Conv1d(transformer_channels, p.bottom_channels, 1)
-            self.channel_downsampler_t = nn.Conv1d(p.bottom_channels, transformer_channels, 1)
-            transformer_channels = p.bottom_channels
-        self.crosstransformer: CrossTransformerEncoder | None = None
-        if p.t_layers > 0:
-            self.crosstransformer = CrossTransformerEncoder(transformer_channels, p)
-
     def _spec(self, x: Tensor) -> Tensor:
-        # Pad so that the STFT has exactly ceil(length / hop) frames aligned with the time branch.
         hl = self.hop_length
         le = math.ceil(x.shape[-1] / hl)
-        pad = hl // 2 * 3
         # the FFTs run in float32 even under a half-precision autocast
         with torch.autocast(device_type=x.device.type, enabled=False):
-            x = pad1d(x.float(), pad, pad + le * hl - x.shape[-1], mode="reflect")
-            z = spectro(x, self.nfft, hl)[..., :-1, :]
-        return z[..., 2 : 2 + le]
+            x = x.float()
+            if self.hybrid:
+                # pad so that the STFT has exactly ceil(length / hop) frames aligned with the
+                # time branch; `hybrid_old` replicates a padding bug of the MDX 2021 models
+                pad = hl // 2 * 3
+                mode = "constant" if self.hybrid_old else "reflect"
+                x = pad1d(x, pad, pad + le * hl - x.shape[-1], mode=mode)
+            z = stft(x, self.stft_params, self.window)[..., :-1, :]
+        if self.hybrid:
+            z = z[..., 2 : 2 + le]
+        return z
 
     def _ispec(self, z: Tensor, length: int) -> Tensor:
         hl = self.hop_length
         with torch.autocast(device_type=z.device.type, enabled=False):
             z = F.pad(z, (0, 0, 0, 1))
+            if not self.hybrid:
+                return istft(z, self.stft_params, length, self.window)
             z = F.pad(z, (2, 2))
             pad = hl // 2 * 3
+            if self.hybrid_old:
+                le = hl * math.ceil(length / hl)
+                return istft(z, self.stft_params, le, self.window)[..., :length]
             le = hl * math.ceil(length / hl) + 2 * pad
-            x = ispectro(z, hl, length=le)
+            x = istft(z, self.stft_params, le, self.window)
         return x[..., pad : pad + length]
 
     def _magnitude(self, z: Tensor) -> Tensor:
@@ -791,6 +756,87 @@ class HTDemucs(nn.Module):
         b, s, _, fr, t = m.shape
         out = m.float().view(b, s, -1, 2, fr, t).permute(0, 1, 2, 4, 5, 3)
         return torch.view_as_complex(out.contiguous())
+
+    def _encode(self, x: Tensor, xt: Tensor) -> tuple[Tensor, Tensor, _Skips]:
+        """Both encoders; the time branch's last layer is injected into the frequency branch."""
+        skips = _Skips([], [], [], [])
+        for idx, encode in enumerate(self.encoder):
+            skips.lengths.append(x.shape[-1])
+            inject = None
+            if self.hybrid and idx < len(self.tencoder):
+                skips.lengths_t.append(xt.shape[-1])
+                tenc = self.tencoder[idx]
+                xt = tenc(xt)
+                if not tenc.empty:
+                    skips.saved_t.append(xt)
+                else:
+                    inject = xt
+            x = encode(x, inject)
+            if idx == 0 and self.freq_emb is not None:
+                # frequency embedding breaks the convolutions' equivariance over frequency
+                frs = torch.arange(x.shape[-2], device=x.device)
+                emb = self.freq_emb(frs).t()[None, :, :, None].expand_as(x)
+                x = x + self.freq_emb_scale * emb
+            skips.saved.append(x)
+        return x, xt, skips
+
+    def _decode(self, x: Tensor, xt: Tensor, skips: _Skips) -> tuple[Tensor, Tensor]:
+        offset = self.depth - len(self.tdecoder)
+        for idx, decode in enumerate(self.decoder):
+            x, pre = decode(x, skips.saved.pop(-1), skips.lengths.pop(-1))
+            if self.hybrid and idx >= offset:
+                tdec = self.tdecoder[idx - offset]
+                length_t = skips.lengths_t.pop(-1)
+                if tdec.empty:
+                    xt, _ = tdec(pre[:, :, 0], None, length_t)
+                else:
+                    xt, _ = tdec(xt, skips.saved_t.pop(-1), length_t)
+        return x, xt
+
+
+class _Skips(NamedTuple):
+    saved: list[Tensor]
+    saved_t: list[Tensor]
+    lengths: list[int]
+    lengths_t: list[int]
+
+
+def standardize(x: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    """`(x - mean) / (1e-5 + std)` over `dims`, with the mean and std to restore it."""
+    mean = x.mean(dim=dims, keepdim=True)
+    std = x.std(dim=dims, keepdim=True)
+    return (x - mean) / (1e-5 + std), mean, std
+
+
+class HTDemucs(HybridUNet):
+    """`(batch, audio_channels, time)` -> `(batch, sources, audio_channels, time)`."""
+
+    def __init__(self, params: HTDemucsParams) -> None:
+        super().__init__()
+        p = params
+        self.params = p
+        self.sources = p.sources
+        self.audio_channels = p.audio_channels
+        self.depth = p.depth
+        self._init_stft(p)
+        self.num_subbands = p.num_subbands
+        self.bottom_channels = p.bottom_channels
+        self.use_train_segment = p.use_train_segment
+        self.training_length = p.chunk_size
+
+        dconv_kw = {"depth": float(p.dconv_depth), "compress": p.dconv_comp, "init": p.dconv_init}
+        self._build_unets(p, subbands=p.num_subbands, time_branch=True, dconv_kw=lambda _: dconv_kw)
+
+        transformer_channels = int(p.channels * p.growth ** (p.depth - 1))
+        if p.bottom_channels:
+            self.channel_upsampler = nn.Conv1d(transformer_channels, p.bottom_channels, 1)
+            self.channel_downsampler = nn.Conv1d(p.bottom_channels, transformer_channels, 1)
+            self.channel_upsampler_t = nn.Conv1d(transformer_channels, p.bottom_channels, 1)
+            self.channel_downsampler_t = nn.Conv1d(p.bottom_channels, transformer_channels, 1)
+            transformer_channels = p.bottom_channels
+        self.crosstransformer: CrossTransformerEncoder | None = None
+        if p.t_layers > 0:
+            self.crosstransformer = CrossTransformerEncoder(transformer_channels, p)
 
     def forward(self, mix: Tensor) -> Tensor:
         length = mix.shape[-1]
@@ -808,36 +854,9 @@ class HTDemucs(nn.Module):
         batch, _, fq, frames = x.shape
 
         # both branches are normalized per chunk; the statistics are restored at the end
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        std = x.std(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) / (1e-5 + std)
-        xt = mix
-        meant = xt.mean(dim=(1, 2), keepdim=True)
-        stdt = xt.std(dim=(1, 2), keepdim=True)
-        xt = (xt - meant) / (1e-5 + stdt)
-
-        saved: list[Tensor] = []
-        saved_t: list[Tensor] = []
-        lengths: list[int] = []
-        lengths_t: list[int] = []
-        for idx, encode in enumerate(self.encoder):
-            lengths.append(x.shape[-1])
-            inject = None
-            if idx < len(self.tencoder):
-                lengths_t.append(xt.shape[-1])
-                tenc = self.tencoder[idx]
-                xt = tenc(xt)
-                if not tenc.empty:
-                    saved_t.append(xt)
-                else:
-                    inject = xt
-            x = encode(x, inject)
-            if idx == 0 and self.freq_emb is not None:
-                # frequency embedding breaks the convolutions' equivariance over frequency
-                frs = torch.arange(x.shape[-2], device=x.device)
-                emb = self.freq_emb(frs).t()[None, :, :, None].expand_as(x)
-                x = x + self.freq_emb_scale * emb
-            saved.append(x)
+        x, mean, std = standardize(x, (1, 2, 3))
+        xt, meant, stdt = standardize(mix, (1, 2))
+        x, xt, skips = self._encode(x, xt)
 
         if self.crosstransformer is not None:
             if self.bottom_channels:
@@ -850,16 +869,7 @@ class HTDemucs(nn.Module):
                 x = self.channel_downsampler(x.reshape(b, c, f * t)).view(b, -1, f, t)
                 xt = self.channel_downsampler_t(xt)
 
-        offset = self.depth - len(self.tdecoder)
-        for idx, decode in enumerate(self.decoder):
-            x, pre = decode(x, saved.pop(-1), lengths.pop(-1))
-            if idx >= offset:
-                tdec = self.tdecoder[idx - offset]
-                length_t = lengths_t.pop(-1)
-                if tdec.empty:
-                    xt, _ = tdec(pre[:, :, 0], None, length_t)
-                else:
-                    xt, _ = tdec(xt, saved_t.pop(-1), length_t)
+        x, xt = self._decode(x, xt, skips)
 
         n_sources = len(self.sources)
         if k > 1:

@@ -8,18 +8,12 @@ implement (Wiener filtering, `MultiWrap` bands, sparse attention) are refused wi
 """
 
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from splifft_core.types import (
-    Channels,
-    ChunkSize,
-    ModelInputType,
-    ModelOutputStemName,
-    ModelOutputType,
-    SampleRate,
-)
+from splifft_core.models import StftParams
+from splifft_core.types import Channels, ChunkSize, ModelOutputStemName, SampleRate
 
 
 def segment_samples(segment: float, samplerate: int) -> int:
@@ -31,14 +25,48 @@ def segment_samples(segment: float, samplerate: int) -> int:
     return int(Fraction(str(segment)) * samplerate)
 
 
-class HTDemucsParams(BaseModel):
-    """`demucs.htdemucs.HTDemucs` keyword arguments (defaults are demucs' own)."""
+class _DemucsParams(BaseModel):
+    """What both demucs generations share: the sources, the audio and the `ModelParamsLike` view.
+
+    Each subclass declares `segment` (the chunk, in seconds), `nfft` and `bag_weights`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sources: tuple[ModelOutputStemName, ...] = Field(min_length=1)
     audio_channels: Channels = 2
     samplerate: SampleRate = 44100
+    if TYPE_CHECKING:  # fields of both subclasses, declared there to keep their order
+        segment: float
+        nfft: int
+        bag_weights: tuple[tuple[float, ...], ...] | None
+
+    @property
+    def num_models(self) -> int:
+        return 1 if self.bag_weights is None else len(self.bag_weights)
+
+    @property
+    def stft(self) -> StftParams:
+        """demucs' `spectro`: a Hann window of `nfft`, hop `nfft // 4`, normalized, centred."""
+        return StftParams(n_fft=self.nfft, hop_length=self.nfft // 4, normalized=True)
+
+    # ModelParamsLike
+    @property
+    def chunk_size(self) -> ChunkSize:
+        return segment_samples(self.segment, self.samplerate)
+
+    @property
+    def output_stem_names(self) -> tuple[ModelOutputStemName, ...]:
+        return self.sources
+
+    @property
+    def sample_rate(self) -> SampleRate:
+        return self.samplerate
+
+
+class HTDemucsParams(_DemucsParams):
+    """`demucs.htdemucs.HTDemucs` keyword arguments (defaults are demucs' own)."""
+
     segment: float = Field(default=10.0, gt=0)
     """Training segment in seconds: the chunk the network is built for."""
     use_train_segment: bool = True
@@ -151,40 +179,10 @@ class HTDemucsParams(BaseModel):
                     raise ValueError(f"bag_weights give source {source!r} a total weight of 0")
         return self
 
-    @property
-    def num_models(self) -> int:
-        return 1 if self.bag_weights is None else len(self.bag_weights)
 
-    # ModelParamsLike
-    @property
-    def chunk_size(self) -> ChunkSize:
-        return segment_samples(self.segment, self.samplerate)
-
-    @property
-    def output_stem_names(self) -> tuple[ModelOutputStemName, ...]:
-        return self.sources
-
-    @property
-    def input_type(self) -> ModelInputType:
-        return "waveform"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "waveform"
-
-    @property
-    def sample_rate(self) -> SampleRate:
-        return self.samplerate
-
-
-class HDemucsParams(BaseModel):
+class HDemucsParams(_DemucsParams):
     """`demucs.hdemucs.HDemucs` keyword arguments (Hybrid Demucs v3; defaults are demucs')."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sources: tuple[ModelOutputStemName, ...] = Field(min_length=1)
-    audio_channels: Channels = 2
-    samplerate: SampleRate = 44100
     segment: float = Field(default=40.0, gt=0)
     """Chunk length in seconds (`hdemucs_mmi`'s bag sets 44)."""
     channels: int = Field(default=48, gt=0)
@@ -235,27 +233,3 @@ class HDemucsParams(BaseModel):
         if rows is not None and (not rows or any(len(r) != len(self.sources) for r in rows)):
             raise ValueError(f"each bag_weights row needs {len(self.sources)} weights")
         return self
-
-    @property
-    def num_models(self) -> int:
-        return 1 if self.bag_weights is None else len(self.bag_weights)
-
-    @property
-    def chunk_size(self) -> ChunkSize:
-        return segment_samples(self.segment, self.samplerate)
-
-    @property
-    def output_stem_names(self) -> tuple[ModelOutputStemName, ...]:
-        return self.sources
-
-    @property
-    def input_type(self) -> ModelInputType:
-        return "waveform"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "waveform"
-
-    @property
-    def sample_rate(self) -> SampleRate:
-        return self.samplerate

@@ -13,7 +13,8 @@ from splifft_plugin_demucs.msst import import_msst_hdemucs
 from splifft_plugin_demucs.params import HDemucsParams
 
 from splifft_core.errors import MsstConfigError
-from splifft_core.testing import check_architecture
+from splifft_core.msst import load_msst_yaml
+from splifft_core.testing import check_architecture, check_stem_selection
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,53 +44,14 @@ def test_demucs_hdemucs_contract_kit() -> None:
     check_architecture(HDEMUCS_SPEC, load("spectral_only")["kwargs"])
 
 
+def test_demucs_hdemucs_stem_selection() -> None:
+    """One model computes every source: the selection keeps the asked ones, saving nothing."""
+    check_stem_selection(HDEMUCS_SPEC, load("spectral_only")["kwargs"], ["other"], saves=None)
+
+
 def drumsep_config() -> dict[str, Any]:
     """The shape of MSST's `configs/config_drumsep.yaml` (an `hdemucs` model)."""
-    return {
-        "audio": {"chunk_size": 1764000, "min_mean_abs": 0.0, "hop_length": 1024},
-        "training": {
-            "segment": 40,
-            "samplerate": 44100,
-            "channels": 2,
-            "instruments": ["kick", "snare", "cymbals", "toms"],
-            "target_instrument": None,
-        },
-        "inference": {"num_overlap": 4, "batch_size": 8},
-        "model": "hdemucs",
-        "hdemucs": {
-            "channels": 48,
-            "channels_time": None,
-            "growth": 2,
-            "nfft": 4096,
-            "wiener_iters": 0,
-            "end_iters": 0,
-            "wiener_residual": False,
-            "cac": True,
-            "depth": 6,
-            "rewrite": True,
-            "hybrid": True,
-            "hybrid_old": False,
-            "multi_freqs": [],
-            "multi_freqs_depth": 3,
-            "freq_emb": 0.2,
-            "emb_scale": 10,
-            "emb_smooth": True,
-            "kernel_size": 8,
-            "stride": 4,
-            "time_stride": 2,
-            "context": 1,
-            "context_enc": 0,
-            "norm_starts": 4,
-            "norm_groups": 4,
-            "dconv_mode": 1,
-            "dconv_depth": 2,
-            "dconv_comp": 4,
-            "dconv_attn": 4,
-            "dconv_lstm": 4,
-            "dconv_init": 0.001,
-            "rescale": 0.1,
-        },
-    }
+    return load_msst_yaml(FIXTURES / "msst_drumsep_hdemucs.yaml")
 
 
 def test_demucs_hdemucs_msst_import() -> None:

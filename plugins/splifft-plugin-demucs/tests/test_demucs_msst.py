@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,88 +10,14 @@ from splifft_plugin_demucs.msst import import_msst
 from splifft_plugin_demucs.params import HTDemucsParams
 
 from splifft_core.errors import MsstConfigError
+from splifft_core.msst import load_msst_yaml
+
+VOCALS = Path(__file__).parent / "fixtures" / "msst_vocals_htdemucs.yaml"
 
 
 def vocals_config() -> dict[str, Any]:
-    """The shape of MSST's `configs/config_vocals_htdemucs.yaml` (as yaml.safe_load reads it)."""
-    return {
-        "audio": {"chunk_size": 485100, "min_mean_abs": 0.001, "hop_length": 1024},
-        "training": {
-            "batch_size": 10,
-            "segment": 11,
-            "shift": 1,
-            "samplerate": 44100,
-            "channels": 2,
-            "normalize": True,
-            "instruments": ["vocals", "other"],
-            "target_instrument": None,
-            "use_amp": True,
-        },
-        "augmentations": {"enable": True, "loudness": True},
-        "inference": {"num_overlap": 2, "batch_size": 8},
-        "model": "htdemucs",
-        "htdemucs": {
-            "channels": 48,
-            "channels_time": None,
-            "growth": 2,
-            "num_subbands": 1,
-            "nfft": 4096,
-            "wiener_iters": 0,
-            "end_iters": 0,
-            "wiener_residual": False,
-            "cac": True,
-            "depth": 4,
-            "rewrite": True,
-            "multi_freqs": [],
-            "multi_freqs_depth": 3,
-            "freq_emb": 0.2,
-            "emb_scale": 10,
-            "emb_smooth": True,
-            "kernel_size": 8,
-            "stride": 4,
-            "time_stride": 2,
-            "context": 1,
-            "context_enc": 0,
-            "norm_starts": 4,
-            "norm_groups": 4,
-            "dconv_mode": 3,
-            "dconv_depth": 2,
-            "dconv_comp": 8,
-            "dconv_init": "1e-3",  # yaml 1.1 reads 1e-3 as a string
-            "bottom_channels": 512,
-            "t_layers": 5,
-            "t_hidden_scale": 4.0,
-            "t_heads": 8,
-            "t_dropout": 0.0,
-            "t_layer_scale": True,
-            "t_gelu": True,
-            "t_emb": "sin",
-            "t_max_positions": 10000,
-            "t_max_period": 10000.0,
-            "t_weight_pos_embed": 1.0,
-            "t_cape_mean_normalize": True,
-            "t_cape_augment": True,
-            "t_cape_glob_loc_scale": [5000.0, 1.0, 1.4],
-            "t_sin_random_shift": 0,
-            "t_norm_in": True,
-            "t_norm_in_group": False,
-            "t_group_norm": False,
-            "t_norm_first": True,
-            "t_norm_out": True,
-            "t_weight_decay": 0.0,
-            "t_lr": None,
-            "t_sparse_self_attn": False,
-            "t_sparse_cross_attn": False,
-            "t_mask_type": "diag",
-            "t_mask_random_seed": 42,
-            "t_sparse_attn_window": 400,
-            "t_global_window": 100,
-            "t_sparsity": 0.95,
-            "t_auto_sparsity": False,
-            "t_cross_first": False,
-            "rescale": 0.1,
-        },
-    }
+    """The shape of MSST's `configs/config_vocals_htdemucs.yaml`, as the core reads it."""
+    return load_msst_yaml(VOCALS)
 
 
 def test_demucs_msst_import_vocals() -> None:

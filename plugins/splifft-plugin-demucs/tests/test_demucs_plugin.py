@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +9,17 @@ from typing import Any
 
 import pytest
 import torch
-from splifft_plugin_demucs import HDEMUCS_SPEC, SPEC, splifft_architectures, splifft_manifests
+from splifft_plugin_demucs import HDEMUCS_SPEC, SPEC, splifft_architectures
 from splifft_plugin_demucs.params import HDemucsParams, HTDemucsParams
 
 from splifft_core.config import InferenceConfig
-from splifft_core.manifest import Manifest
 from splifft_core.separator import Separator
-from splifft_core.testing import check_architecture
+from splifft_core.testing import (
+    builtin_manifests,
+    check_architecture,
+    check_manifests,
+    check_stem_selection,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,28 +46,30 @@ def test_demucs_plugin_registers_htdemucs_and_hdemucs() -> None:
 
 
 def test_demucs_manifests_validate() -> None:
-    paths = splifft_manifests()
-    identifiers = set()
-    for path in paths:
-        assert isinstance(path, Path)
-        manifest = Manifest.model_validate(json.loads(path.read_text()))
-        identifiers.add(manifest.identifier)
-        spec = {"htdemucs": SPEC, "hdemucs": HDEMUCS_SPEC}[manifest.architecture]
-        params = spec.parse_params(manifest.params)
-        assert isinstance(params, HTDemucsParams | HDemucsParams)
-        assert tuple(manifest.stems) == params.output_stem_names
-        assert manifest.sample_rate == params.sample_rate
-        assert manifest.channels == params.audio_channels
-        assert manifest.plugin == "splifft-plugin-demucs"
-        assert len(manifest.weight_resources()) == params.num_models
-    assert {
+    plugin = "splifft-plugin-demucs"
+    htdemucs = check_manifests(SPEC, plugin=plugin, build="all")
+    hdemucs = check_manifests(HDEMUCS_SPEC, plugin=plugin, build="all")
+    assert htdemucs == [
+        "htdemucs-rouard-6s",
         "htdemucs-rouard-base",
         "htdemucs-rouard-ft",
-        "htdemucs-rouard-6s",
         "htdemucs-rouard-zfturbo_vocals",
-        "hdemucs-defossez-mmi",
-        "hdemucs-defossez-inagoy_drumsep",
-    } <= identifiers
+    ]
+    assert hdemucs == ["hdemucs-defossez-inagoy_drumsep", "hdemucs-defossez-mmi"]
+    for spec in (SPEC, HDEMUCS_SPEC):
+        for manifest in builtin_manifests(spec.name):
+            params = spec.parse_params(manifest.params)
+            assert isinstance(params, HTDemucsParams | HDemucsParams)
+            assert len(manifest.weight_resources()) == params.num_models, manifest.identifier
+
+
+def test_demucs_stem_selection() -> None:
+    """A bag drops the models no asked stem needs (`htdemucs_ft`: one model a stem); a single
+    model computes every source and keeps the asked ones."""
+    bag = {**tiny_params(), "bag_weights": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 1.0]]}
+    counts = check_stem_selection(SPEC, bag, ["drums"], saves="parameters")
+    assert counts.pruned_parameters * 2 == counts.full_parameters
+    check_stem_selection(SPEC, tiny_params(), ["vocals", "bass"], saves=None)
 
 
 @pytest.mark.parametrize("bag", [False, True])

@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from splifft_core.models import StftParams
-from splifft_core.types import ModelInputType, ModelOutputType
 
 
 class HpssParams(BaseModel):
@@ -38,14 +37,6 @@ class HpssParams(BaseModel):
     @property
     def output_stem_names(self) -> tuple[str, ...]:
         return ("harmonic", "percussive")
-
-    @property
-    def input_type(self) -> ModelInputType:
-        return "spectrogram"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "spectrogram_mask"
 
     @property
     def stft(self) -> StftParams:

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
-from splifft_core.errors import MsstConfigError
-from splifft_core.msst_config import inference_settings, require, section, target_stems
+from splifft_core.msst_config import (
+    check_model_type,
+    params_and_inference,
+    require,
+    section,
+    target_stems,
+)
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
 AUDIO_KEYS = frozenset(
@@ -39,10 +42,7 @@ MSST_IDENTITY_NORMS = frozenset({"none", "None", "Identity"})
 
 
 def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
-    training = msst_config.get("training") or {}
-    model_type = training.get("model_type") if isinstance(training, Mapping) else None
-    if model_type not in (None, "mdx23c"):
-        raise MsstConfigError(f"MSST config: training.model_type is {model_type!r}, not 'mdx23c'")
+    check_model_type(msst_config, "mdx23c")
     audio = section(msst_config, "audio", AUDIO_KEYS | AUDIO_TRAINING_KEYS)
     model = section(msst_config, "model", MODEL_KEYS)
     inference = section(msst_config, "inference", INFERENCE_KEYS)
@@ -73,14 +73,4 @@ def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
         "norm": norm,
         "act": require(model, "model", "act"),
     }
-    try:
-        params = Mdx23cParams.model_validate(raw)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
-        )
-        raise MsstConfigError(f"MSST mdx23c config does not fit our params: {details}") from None
-    return {
-        "params": params.model_dump(mode="json"),
-        "inference": inference_settings(inference, params.chunk_size),
-    }
+    return params_and_inference(Mdx23cParams, raw, inference, "mdx23c")

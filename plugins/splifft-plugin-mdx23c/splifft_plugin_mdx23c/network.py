@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from splifft_core import stft as core_stft
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
 NormFactory = Callable[[int], nn.Module]
@@ -200,23 +201,14 @@ class Mdx23c(nn.Module):
             act,
             nn.Conv2d(channels, self.num_stems * self.spec_channels, 1, 1, 0, bias=False),
         )
-        self.register_buffer(
-            "window", torch.hann_window(params.n_fft, periodic=True), persistent=False
-        )
+        self.stft_params = params.stft
+        self.register_buffer("window", core_stft.make_window(self.stft_params), persistent=False)
 
     def stft(self, audio: Tensor) -> Tensor:
         """`(b, c, t)` → `(b, c*2, dim_f, frames)`, real and imaginary parts as channels."""
-        batch, channels, samples = audio.shape
-        spec = torch.stft(
-            audio.reshape(batch * channels, samples),
-            n_fft=self.params.n_fft,
-            hop_length=self.params.hop_length,
-            window=self.window,
-            center=True,
-            return_complex=True,
-        )
-        spec = torch.view_as_real(spec).permute(0, 3, 1, 2)
-        spec = spec.reshape(batch, channels * 2, *spec.shape[-2:])
+        batch, channels, _ = audio.shape
+        spec = torch.view_as_real(core_stft.stft(audio, self.stft_params, self.window))
+        spec = spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, *spec.shape[-3:-1])
         return spec[:, :, : self.params.dim_f]
 
     def istft(self, spec: Tensor, samples: int) -> Tensor:
@@ -225,13 +217,8 @@ class Mdx23c(nn.Module):
         bins = self.params.n_fft // 2 + 1
         spec = nn.functional.pad(spec, (0, 0, 0, bins - freq))
         spec = spec.reshape(-1, 2, bins, frames).permute(0, 2, 3, 1)
-        audio = torch.istft(
-            torch.view_as_complex(spec.contiguous()),
-            n_fft=self.params.n_fft,
-            hop_length=self.params.hop_length,
-            window=self.window,
-            center=True,
-            length=samples,
+        audio = core_stft.istft(
+            torch.view_as_complex(spec.contiguous()), self.stft_params, samples, self.window
         )
         return audio.reshape(batch, stems, channels2 // 2, samples)
 

@@ -9,32 +9,21 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from splifft_core.types import (
-    Channels,
-    ChunkSize,
-    FftSize,
-    Gt0,
-    ModelInputType,
-    ModelOutputStemName,
-    ModelOutputType,
-    SampleRate,
-)
+from splifft_core.models import ModelParams, StftParams
+from splifft_core.types import Channels, FftSize, Gt0
 
 NORM_PATTERN = re.compile(r"^(BatchNorm|InstanceNorm|GroupNorm[1-9][0-9]*|none)$")
 ACT_PATTERN = re.compile(r"^(gelu|relu|elu[0-9]*\.?[0-9]+)$")
 
 
-class Mdx23cParams(BaseModel):
-    """TFC-TDF-UNet v3 as trained by MSST: STFT → complex-as-channels U-Net → ISTFT."""
+class Mdx23cParams(ModelParams):
+    """TFC-TDF-UNet v3 as trained by MSST: STFT → complex-as-channels U-Net → ISTFT.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    `chunk_size` is MSST's `audio.chunk_size` (`hop_length * (dim_t - 1)`).
+    """
 
-    chunk_size: ChunkSize
-    """Samples per chunk; MSST's `audio.chunk_size` (`hop_length * (dim_t - 1)`)."""
-    output_stem_names: tuple[ModelOutputStemName, ...] = Field(min_length=1)
-    sample_rate: SampleRate = 44100
     audio_channels: Channels = 2
     n_fft: FftSize = 8192
     hop_length: Gt0 = 1024
@@ -107,9 +96,6 @@ class Mdx23cParams(BaseModel):
         return samples // self.hop_length + 1
 
     @property
-    def input_type(self) -> ModelInputType:
-        return "waveform"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "waveform"
+    def stft(self) -> StftParams:
+        """The network's STFT: a periodic Hann window of `n_fft`, centred."""
+        return StftParams(n_fft=self.n_fft, hop_length=self.hop_length)

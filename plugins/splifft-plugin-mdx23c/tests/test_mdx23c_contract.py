@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 import splifft_plugin_mdx23c
-import torch
 from splifft_plugin_mdx23c import SPEC, Mdx23cParams
 
 from splifft_core.config import InferenceConfig
-from splifft_core.manifest import Manifest
-from splifft_core.testing import check_architecture
+from splifft_core.testing import check_architecture, check_manifests, check_stem_selection
 
 TINY: dict[str, Any] = {
     "chunk_size": 1984,
@@ -78,32 +75,17 @@ def test_params_reject(change: dict[str, Any], message: str) -> None:
         Mdx23cParams.model_validate({**TINY, **change})
 
 
-MANIFESTS = splifft_plugin_mdx23c.splifft_manifests()
+def test_manifests() -> None:
+    """The catalogue's MDX23C models; their params fit the published checkpoint sizes."""
+    checked = check_manifests(
+        SPEC, plugin="splifft-plugin-mdx23c", build="all", size_slack=256 * 1024
+    )
+    assert len(checked) == 7
+    assert all(identifier.startswith("mdx23c-kim-") for identifier in checked)
 
 
-def test_manifests_exist() -> None:
-    assert MANIFESTS
-
-
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: getattr(p, "stem", "dict"))
-def test_manifest_valid(path: Any) -> None:
-    manifest = Manifest.model_validate(json.loads(path.read_text()))
-    assert manifest.architecture == "mdx23c"
-    assert manifest.identifier.startswith("mdx23c-kim-")
-    params = Mdx23cParams.model_validate(manifest.params)
-    assert list(params.output_stem_names) == manifest.stems
-    assert params.sample_rate == manifest.sample_rate
-    assert params.audio_channels == manifest.channels
-
-
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: getattr(p, "stem", "dict"))
-def test_manifest_params_fit_the_checkpoint_size(path: Any) -> None:
-    """The weights these params need come within pickling overhead of the published file size."""
-    manifest = Manifest.model_validate(json.loads(path.read_text()))
-    sizes = [r.size for r in manifest.weight_resources() if r.size is not None]
-    if not sizes:
-        pytest.skip("no published size")
-    with torch.device("meta"):
-        network = SPEC.build_model(SPEC.parse_params(manifest.params))
-    tensor_bytes = sum(t.numel() * t.element_size() for t in network.state_dict().values())
-    assert 0 < sizes[0] - tensor_bytes < 256 * 1024
+def test_stem_selection() -> None:
+    check_stem_selection(
+        SPEC, {**TINY, "output_stem_names": ["vocals", "drums", "other"]}, ["other"]
+    )
+    check_stem_selection(SPEC, {**TINY, "num_subbands": 1}, ["vocals"])

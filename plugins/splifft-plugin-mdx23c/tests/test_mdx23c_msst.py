@@ -7,28 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from splifft_plugin_mdx23c.msst import import_msst
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
 from splifft_core.errors import MsstConfigError
+from splifft_core.msst import load_msst_yaml
 
-VOCALS_YAML = (Path(__file__).parent / "fixtures" / "msst_vocals_mdx23c.yaml").read_text()
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_constructor(
-    "tag:yaml.org,2002:python/tuple",
-    lambda loader, node: tuple(loader.construct_sequence(node)),  # type: ignore[arg-type]
-)
+VOCALS_CONFIG = Path(__file__).parent / "fixtures" / "msst_vocals_mdx23c.yaml"
 
 
 def vocals_config() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.load(VOCALS_YAML, Loader=_Loader)
-    return config
+    return load_msst_yaml(VOCALS_CONFIG)
 
 
 def test_vocals_config() -> None:

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import copy
-import importlib
+import functools
 import importlib.util
 import sys
-import types
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import splifft_plugin_mdx23c
 import torch
 from splifft_plugin_mdx23c import SPEC
 from splifft_plugin_mdx23c.msst import import_msst
 from splifft_plugin_mdx23c.network import Mdx23c, build, select_stems
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
-from splifft_core.separator import Separator
+from splifft_core.testing import check_msst_demix, check_msst_golden
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_PATHS = sorted(FIXTURES.glob("mdx23c_*.pt"))
 TOLERANCE = 1e-4
-REFERENCE_MODULE = "audio_separator.separator.uvr_lib_v5.tfc_tdf_v3"
 
 
 def load_fixture(path: Path) -> dict[str, Any]:
@@ -73,40 +71,34 @@ def test_stem_selection_rejects_unknown_stems() -> None:
         select_stems(network, network.params, ("piano",))
 
 
-def _namespace(value: Any) -> Any:
-    if isinstance(value, dict):
-        return SimpleNamespace(**{k: _namespace(v) for k, v in value.items()})
-    return value
+def fixture_generator() -> Any:
+    """`fixtures/make_mdx23c_fixtures.py`, imported by path: the reference is built as there."""
+    name = "make_mdx23c_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FIXTURES / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-def import_reference() -> Any:
-    """audio-separator's `tfc_tdf_v3` without its package `__init__` (which needs librosa, …)."""
-    loaded = sys.modules.get(REFERENCE_MODULE)
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.find_spec("audio_separator")
-    if spec is None or not spec.submodule_search_locations:
+@functools.cache
+def reference_class() -> Any:
+    """audio-separator's `TFC_TDF_net`, without its package `__init__` (which needs librosa, …)."""
+    if importlib.util.find_spec("audio_separator") is None:
         pytest.skip("audio-separator is not installed (it lives in a side venv)")
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for name, folder in (
-        ("audio_separator", root),
-        ("audio_separator.separator", root / "separator"),
-        ("audio_separator.separator.uvr_lib_v5", root / "separator" / "uvr_lib_v5"),
-    ):
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [str(folder)]
-            sys.modules[name] = package
-    return importlib.import_module(REFERENCE_MODULE)
+    return fixture_generator().import_reference()
 
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS, ids=lambda p: p.stem)
 def test_matches_live_reference(path: Path) -> None:
     """Rebuild the reference with fresh random weights (needs audio-separator: side venvs)."""
-    reference_module = import_reference()
+    tfc_tdf_net = reference_class()
     config = load_fixture(path)["msst_config"]
     torch.manual_seed(0)
-    reference = reference_module.TFC_TDF_net(_namespace(copy.deepcopy(config)), device="cpu")
+    namespace = fixture_generator().namespace(copy.deepcopy(config))
+    reference = tfc_tdf_net(namespace, device="cpu")
     reference.eval()
     network = network_for(config, reference.state_dict())
     mixture = torch.randn(1, 2, config["audio"]["chunk_size"])
@@ -117,28 +109,20 @@ def test_matches_live_reference(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS, ids=lambda p: p.stem)
-def test_separator_model_matches_golden_output(path: Path, tmp_path: Path) -> None:
-    """Through the core: an MSST-style `.ckpt` file, loaded strictly with `weights_only=True`."""
+def test_core_matches_golden_output(path: Path) -> None:
+    """From an MSST-style `.ckpt` (all stems, the last alone), and the `import-msst` round trip."""
     fixture = load_fixture(path)
-    checkpoint = tmp_path / "model.ckpt"
-    torch.save(fixture["state_dict"], checkpoint)
-    params = import_msst(fixture["msst_config"])["params"]
-    separator = Separator.from_spec(SPEC, params, checkpoint)
-    with torch.no_grad():
-        ours = separator.model(fixture["input"])
-    assert ours.shape == fixture["output"].shape
-    assert (ours - fixture["output"]).abs().max().item() <= TOLERANCE
+    manifest = check_msst_golden(SPEC, fixture, plugin=splifft_plugin_mdx23c, tolerance=TOLERANCE)
+    assert manifest.inference.chunk_layout == "msst"
 
 
-def test_separator_with_a_stem_subset() -> None:
-    fixture = load_fixture(FIXTURE_PATHS[0])
-    params = import_msst(fixture["msst_config"])["params"]
-    wanted = params["output_stem_names"][-1]
-    separator = Separator.from_spec(SPEC, params, fixture["state_dict"], stems=[wanted])
-    with torch.no_grad():
-        ours = separator.model(fixture["input"])
-    expected = fixture["output"][:, [len(params["output_stem_names"]) - 1]]
-    assert (ours - expected).abs().max().item() <= TOLERANCE
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_whole_tracks_match_msst_demix(batch_size: int) -> None:
+    """Our separator with the `msst` chunk layout against MSST's own `demix` (its weights are
+    `mdx23c_instancenorm_gelu.pt`'s)."""
+    weights = load_fixture(FIXTURES / "mdx23c_instancenorm_gelu.pt")["state_dict"]
+    golden = load_fixture(FIXTURES / "demix_mdx23c.pt")
+    check_msst_demix(SPEC, golden, weights, batch_size=batch_size, tolerance=TOLERANCE)
 
 
 @pytest.mark.parametrize("samples", [1, 1000, 1985, 4000])

@@ -6,7 +6,6 @@ only when a model is built.
 
 from __future__ import annotations
 
-
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from splifft_core.errors import MsstConfigError
+from splifft_core.errors import MsstConfigError, validation_message
 from splifft_core.msst_config import inference_settings
 from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams
 
@@ -81,9 +81,7 @@ def _import(config: Mapping[str, Any], params_model: type[BaseModel]) -> dict[st
     try:
         params_model.model_validate(params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MsstConfigError(f"MSST config: model.{where}: {first['msg']}") from None
+        raise MsstConfigError(f"MSST config: model.{validation_message(exc)}") from None
 
     known_inference = {"batch_size", "num_overlap", "chunk_size", "normalize"}
     unknown_inference = sorted(set(inference) - INFERENCE_KEYS_IGNORED - known_inference)

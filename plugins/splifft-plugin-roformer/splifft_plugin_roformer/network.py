@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from splifft_core.kernels import linear
+from splifft_core.stft import istft, make_window, stft
 from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams, _RoformerParams
 
 
@@ -359,13 +360,8 @@ class Roformer(nn.Module):
         self.channels = params.audio_channels
         self.skip_connection = params.skip_connection
         self.zero_dc = params.zero_dc
-        self.stft_kwargs = {
-            "n_fft": params.stft_n_fft,
-            "hop_length": params.stft_hop_length,
-            "win_length": params.stft_win_length,
-            "normalized": params.stft_normalized,
-        }
-        self.register_buffer("window", torch.hann_window(params.stft_win_length), False)
+        self.stft_params = params.stft
+        self.register_buffer("window", make_window(self.stft_params), False)
 
         # bins are interleaved with channels ("(f s)"), then real/imag ("(f c)")
         channels = self.channels
@@ -420,15 +416,10 @@ class Roformer(nn.Module):
         batch, channels, length = audio.shape
         if channels != self.channels:
             raise ValueError(f"expected {self.channels} audio channels, got {channels}")
-        spec = torch.stft(
-            audio.reshape(batch * channels, length).float(),
-            **self.stft_kwargs,  # type: ignore[arg-type]
-            window=self.window,
-            return_complex=True,
-        )
+        spec = stft(audio.float(), self.stft_params, self.window)
         frames = spec.shape[-1]
-        # (b·c, f, t) → (b, f·c, t): bins interleaved with channels
-        spec = spec.reshape(batch, channels, -1, frames).transpose(1, 2).flatten(1, 2)
+        # (b, c, f, t) → (b, f·c, t): bins interleaved with channels
+        spec = spec.transpose(1, 2).flatten(1, 2)
 
         selected = spec[:, self.freq_indices] if self.overlapping else spec
         x = torch.view_as_real(selected).permute(0, 2, 1, 3).flatten(2)  # (b, t, f·c·2)
@@ -462,12 +453,7 @@ class Roformer(nn.Module):
         out = out.reshape(batch, stems, -1, channels, frames).transpose(2, 3).flatten(0, 2)
         if self.zero_dc:
             out = out.index_fill(1, torch.tensor(0, device=out.device), 0.0)
-        recon = torch.istft(
-            out,
-            **self.stft_kwargs,  # type: ignore[arg-type]
-            window=self.window,
-            length=length,
-        )
+        recon = istft(out, self.stft_params, length, self.window)
         return recon.reshape(batch, stems, channels, length)
 
 

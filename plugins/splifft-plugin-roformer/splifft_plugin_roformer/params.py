@@ -10,20 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import model_validator
 
-from splifft_core.types import (
-    Channels,
-    ChunkSize,
-    Dropout,
-    FftSize,
-    Ge0,
-    Gt0,
-    ModelInputType,
-    ModelOutputStemName,
-    ModelOutputType,
-    SampleRate,
-)
+from splifft_core.models import ModelParams, StftParams
+from splifft_core.types import Channels, Dropout, FftSize, Ge0, Gt0
 
 DEFAULT_FREQS_PER_BANDS: tuple[int, ...] = (
     *(2,) * 24,
@@ -37,16 +27,9 @@ DEFAULT_FREQS_PER_BANDS: tuple[int, ...] = (
 """The BS-RoFormer paper's 62 bands for `n_fft = 2048` (1025 bins)."""
 
 
-class _RoformerParams(BaseModel):
-    """Options shared by both roformers."""
+class _RoformerParams(ModelParams):
+    """Options shared by both roformers; `output_stem_names` has one name per mask estimator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    chunk_size: ChunkSize
-    """Samples per chunk; MSST's `audio.chunk_size`."""
-    output_stem_names: tuple[ModelOutputStemName, ...] = Field(min_length=1)
-    """One name per mask estimator, in output order."""
-    sample_rate: SampleRate = 44100
     dim: Gt0
     depth: Gt0
     stereo: bool = False
@@ -85,14 +68,6 @@ class _RoformerParams(BaseModel):
     """PoPE positional embeddings (MSST `use_pope`) are not implemented."""
 
     @property
-    def input_type(self) -> ModelInputType:
-        return "waveform"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "waveform"
-
-    @property
     def audio_channels(self) -> Channels:
         return 2 if self.stereo else 1
 
@@ -104,6 +79,16 @@ class _RoformerParams(BaseModel):
     def num_freqs(self) -> int:
         """Bins of the one-sided STFT."""
         return self.stft_n_fft // 2 + 1
+
+    @property
+    def stft(self) -> StftParams:
+        """The network's STFT: a periodic Hann window of `stft_win_length`, centred."""
+        return StftParams(
+            n_fft=self.stft_n_fft,
+            hop_length=self.stft_hop_length,
+            win_length=self.stft_win_length,
+            normalized=self.stft_normalized,
+        )
 
     def _check_common(self) -> None:
         if self.num_stems is not None and self.num_stems != len(self.output_stem_names):

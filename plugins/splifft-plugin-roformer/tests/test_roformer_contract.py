@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from splifft_plugin_roformer import (
-    BS_ROFORMER,
-    MEL_ROFORMER,
-    splifft_architectures,
-    splifft_manifests,
-)
+from splifft_plugin_roformer import BS_ROFORMER, MEL_ROFORMER, splifft_architectures
 
-from splifft_core.testing import check_architecture
+from splifft_core.testing import check_architecture, check_stem_selection
 
 TINY_BS: dict[str, Any] = {
     "chunk_size": 2048,
@@ -59,10 +54,17 @@ def test_contract_mel_roformer() -> None:
     check_architecture(MEL_ROFORMER, TINY_MEL)
 
 
+def test_stem_selection_skips_the_other_mask_estimators() -> None:
+    """The pruned network keeps every weight loaded but runs only the asked stems' heads."""
+    check_stem_selection(BS_ROFORMER, TINY_BS, ["other"], saves="compute")
+    mel = {**TINY_MEL, "output_stem_names": ["bass", "drums", "vocals"]}
+    check_stem_selection(MEL_ROFORMER, mel, ["vocals", "bass"], saves="compute")
+
+
 def test_hooks() -> None:
     names = [spec.name for spec in splifft_architectures()]
     assert names == ["bs_roformer", "mel_roformer"]
-    assert all(path.suffix == ".json" for path in splifft_manifests())
+    assert all(spec.stem_selection for spec in splifft_architectures())
 
 
 def test_plugin_import_is_torch_free() -> None:
@@ -93,7 +95,7 @@ def test_params_properties() -> None:
     bs = BS_ROFORMER.parse_params(TINY_BS)
     mel = MEL_ROFORMER.parse_params(TINY_MEL)
     assert bs.audio_channels == 2 and mel.audio_channels == 1  # type: ignore[attr-defined]
-    assert bs.input_type == "waveform" == bs.output_type  # type: ignore[attr-defined]
+    assert bs.stft.n_fft == bs.stft_n_fft and bs.stft.window == "hann"  # type: ignore[attr-defined]
     assert mel.mask_estimator_depth == 1  # type: ignore[attr-defined]
     with pytest.raises(ValidationError, match="freqs_per_bands"):
         MEL_ROFORMER.parse_params({**TINY_MEL, "freqs_per_bands": [1, 2]})

@@ -1,40 +1,37 @@
-"""The plugin's manifests validate and their params build."""
+"""The catalogue's roformer manifests validate and their params build."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from splifft_plugin_roformer import BS_ROFORMER, MEL_ROFORMER, splifft_manifests
+from splifft_plugin_roformer import BS_ROFORMER, MEL_ROFORMER
 
-from splifft_core.manifest import Manifest
+from splifft_core.testing import builtin_manifests, check_manifests
 
-SPECS = {"bs_roformer": BS_ROFORMER, "mel_roformer": MEL_ROFORMER}
-PATHS = splifft_manifests()
-
-
-def test_enough_manifests() -> None:
-    identifiers = {p.stem for p in PATHS}
-    assert len(identifiers) >= 30
-    assert {"bs_roformer-lu-viperx", "mel_roformer-wang-kim_vocals"} <= identifiers
+PLUGIN = "splifft-plugin-roformer"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
-def test_manifest_is_valid(path: Path) -> None:
-    manifest = Manifest.model_validate(json.loads(path.read_text()))
-    assert manifest.identifier == path.stem
-    assert manifest.plugin == "splifft-plugin-roformer"
-    parsed = SPECS[manifest.architecture].parse_params(manifest.params)
-    assert list(parsed.output_stem_names) == manifest.stems  # type: ignore[attr-defined]
-    assert parsed.sample_rate == manifest.sample_rate  # type: ignore[attr-defined]
-    assert parsed.audio_channels == manifest.channels  # type: ignore[attr-defined]
-    assert manifest.resources and manifest.checkpoints
+def test_bs_roformer_manifests() -> None:
+    checked = check_manifests(
+        BS_ROFORMER, plugin=PLUGIN, build=["bs_roformer-lu-viperx"], device="cpu"
+    )
+    assert len(checked) == 20
+
+
+def test_mel_roformer_manifests() -> None:
+    checked = check_manifests(
+        MEL_ROFORMER, plugin=PLUGIN, build=["mel_roformer-wang-kim_vocals"], device="cpu"
+    )
+    assert len(checked) == 82
+
+
+@pytest.mark.parametrize("architecture", ["bs_roformer", "mel_roformer"])
+def test_every_model_names_its_checkpoint(architecture: str) -> None:
+    for manifest in builtin_manifests(architecture):
+        assert manifest.resources and manifest.checkpoints, manifest.identifier
 
 
 def test_viperx_facts() -> None:
-    path = next(p for p in PATHS if p.stem == "bs_roformer-lu-viperx")
-    manifest = Manifest.model_validate(json.loads(path.read_text()))
+    (manifest,) = [m for m in builtin_manifests("bs_roformer") if m.identifier.endswith("viperx")]
     params = BS_ROFORMER.parse_params(manifest.params)
     assert (params.dim, params.depth, params.stft_hop_length) == (512, 12, 441)  # type: ignore[attr-defined]
     (resource,) = manifest.resources

@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 import splifft_plugin_roformer
 import torch
 
 from splifft_core.plugins import PluginHost
 from splifft_core.registry import load_registry
-from tests.hub_server import StandInHub, running_hub, sha256, write_user_manifest
+from tests.hub_server import StandInHub, sha256, write_user_manifest
 
 IDENTIFIER = "bs_roformer-lu-viperx"
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInHub]:
-    try:  # keep huggingface_hub from asking its default endpoint for an agent list
-        import huggingface_hub.utils._detect_agent as detect_agent
-
-        monkeypatch.setattr(detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}})
-    except (ImportError, AttributeError):
-        pass
-    with running_hub() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
 
 
 def test_viperx_downloads_verifies_and_separates(

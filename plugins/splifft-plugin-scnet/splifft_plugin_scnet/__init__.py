@@ -6,7 +6,6 @@ named by import path.
 
 from __future__ import annotations
 
-
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_scnet.params import ScnetParams

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from splifft_core.errors import MsstConfigError
-from splifft_core.msst_config import inference_settings, section
+from splifft_core.msst_config import check_model_type, params_and_inference, section
 from splifft_plugin_scnet.params import ScnetParams
 
 AUDIO_KEYS = frozenset({"chunk_size", "num_channels", "sample_rate", "min_mean_abs"})
@@ -40,12 +38,7 @@ SCNET_DEFAULT_SOURCES = ("drums", "bass", "other", "vocals")
 
 
 def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
-    training = msst_config.get("training") or {}
-    if not isinstance(training, Mapping):
-        raise MsstConfigError("MSST config: 'training' must be a mapping")
-    model_type = training.get("model_type")
-    if model_type not in (None, "scnet"):
-        raise MsstConfigError(f"MSST config: training.model_type is {model_type!r}, not 'scnet'")
+    check_model_type(msst_config, "scnet")
     audio = section(msst_config, "audio", AUDIO_KEYS)
     model = section(msst_config, "model", frozenset(MODEL_KEYS))
     inference = section(msst_config, "inference", INFERENCE_KEYS)
@@ -64,14 +57,4 @@ def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
         raw["chunk_size"] = audio["chunk_size"]
     if audio.get("sample_rate") is not None:
         raw["sample_rate"] = audio["sample_rate"]
-    try:
-        params = ScnetParams.model_validate(raw)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
-        )
-        raise MsstConfigError(f"MSST scnet config does not fit our params: {details}") from None
-    return {
-        "params": params.model_dump(mode="json"),
-        "inference": inference_settings(inference, params.chunk_size),
-    }
+    return params_and_inference(ScnetParams, raw, inference, "scnet")

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from splifft_core.stft import istft, make_window, stft
 from splifft_plugin_scnet.params import ScnetParams
 
 
@@ -213,30 +214,8 @@ class Scnet(nn.Module):
             for i in reversed(range(len(dims) - 1))
         )
         self.separation_net = SeparationNet(dims[-1], params.expand, params.num_dual_path_layers)
-        self.register_buffer("window", torch.ones(params.win_length), persistent=False)
-
-    def stft(self, audio: Tensor) -> Tensor:
-        return torch.stft(
-            audio,
-            n_fft=self.params.n_fft,
-            hop_length=self.params.hop_length,
-            win_length=self.params.win_length,
-            window=self.window,
-            center=True,
-            normalized=self.params.normalized,
-            return_complex=True,
-        )
-
-    def istft(self, spec: Tensor) -> Tensor:
-        return torch.istft(
-            spec,
-            n_fft=self.params.n_fft,
-            hop_length=self.params.hop_length,
-            win_length=self.params.win_length,
-            window=self.window,
-            center=True,
-            normalized=self.params.normalized,
-        )
+        self.stft_params = params.stft
+        self.register_buffer("window", make_window(self.stft_params), persistent=False)
 
     def forward(self, audio: Tensor) -> Tensor:
         batch, channels, samples = audio.shape
@@ -247,9 +226,9 @@ class Scnet(nn.Module):
             padding += hop
         x = F.pad(audio, (0, padding))
 
-        spec = torch.view_as_real(self.stft(x.reshape(batch * channels, -1))).permute(0, 3, 1, 2)
-        freq, frames = spec.shape[-2:]
-        x = spec.reshape(batch, channels * 2, freq, frames)
+        spec = torch.view_as_real(stft(x, self.stft_params, self.window))  # (b, c, f, t, 2)
+        freq, frames = spec.shape[-3:-1]
+        x = spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, freq, frames)
 
         skips = []
         for block in self.encoder:
@@ -265,7 +244,7 @@ class Scnet(nn.Module):
             x = upsample(fusion(x, skip), lengths, original_lengths)
 
         spec = x.reshape(-1, 2, freq, frames).permute(0, 2, 3, 1)
-        out = self.istft(torch.view_as_complex(spec.contiguous()))
+        out = istft(torch.view_as_complex(spec.contiguous()), self.stft_params, window=self.window)
         out = out.reshape(batch, -1, channels, out.shape[-1])
         return out[..., :samples]
 

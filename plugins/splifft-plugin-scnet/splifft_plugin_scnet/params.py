@@ -8,29 +8,17 @@ as `sources` → `output_stem_names`, `nfft` → `n_fft`, `hop_size` → `hop_le
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from splifft_core.types import (
-    Channels,
-    ChunkSize,
-    FftSize,
-    Gt0,
-    ModelInputType,
-    ModelOutputStemName,
-    ModelOutputType,
-    SampleRate,
-)
+from splifft_core.models import ModelParams, StftParams
+from splifft_core.types import Channels, ChunkSize, FftSize, Gt0
 
 
-class ScnetParams(BaseModel):
+class ScnetParams(ModelParams):
     """SCNet: sparse down/up-sampling of low/mid/high bands around a dual-path RNN."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     chunk_size: ChunkSize = 485100
     """Samples per chunk; MSST's `audio.chunk_size` (11 s at 44.1 kHz)."""
-    output_stem_names: tuple[ModelOutputStemName, ...] = Field(min_length=1)
-    sample_rate: SampleRate = 44100
     audio_channels: Channels = 2
     dims: tuple[Gt0, ...] = Field(default=(4, 32, 64, 128), min_length=2)
     """Channels at each depth; `dims[0]` is the STFT's `2 * audio_channels`."""
@@ -76,9 +64,12 @@ class ScnetParams(BaseModel):
         return self
 
     @property
-    def input_type(self) -> ModelInputType:
-        return "waveform"
-
-    @property
-    def output_type(self) -> ModelOutputType:
-        return "waveform"
+    def stft(self) -> StftParams:
+        """The network's STFT: a rectangular window of `win_length`, centred."""
+        return StftParams(
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window="rectangular",
+            normalized=self.normalized,
+        )

@@ -7,28 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from splifft_plugin_scnet.msst import import_msst
 from splifft_plugin_scnet.params import ScnetParams
 
 from splifft_core.errors import MsstConfigError
+from splifft_core.msst import load_msst_yaml
 
-LARGE_YAML = (Path(__file__).parent / "fixtures" / "msst_musdb18_scnet_large.yaml").read_text()
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_constructor(
-    "tag:yaml.org,2002:python/tuple",
-    lambda loader, node: tuple(loader.construct_sequence(node)),  # type: ignore[arg-type]
-)
+LARGE_CONFIG = Path(__file__).parent / "fixtures" / "msst_musdb18_scnet_large.yaml"
 
 
 def large_config() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.load(LARGE_YAML, Loader=_Loader)
-    return config
+    return load_msst_yaml(LARGE_CONFIG)
 
 
 def test_large_config() -> None:

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import splifft_plugin_scnet
 import torch
 from splifft_plugin_scnet import SPEC
 from splifft_plugin_scnet.msst import import_msst
 from splifft_plugin_scnet.network import Scnet, build, select_stems
 from splifft_plugin_scnet.params import ScnetParams
 
-from splifft_core.separator import Separator
+from splifft_core.testing import check_msst_demix, check_msst_golden
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_PATHS = sorted(FIXTURES.glob("scnet_*.pt"))
@@ -75,25 +76,17 @@ def test_stem_selection_rejects_unknown_stems() -> None:
 
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS, ids=lambda p: p.stem)
-def test_separator_model_matches_golden_output(path: Path, tmp_path: Path) -> None:
-    """Through the core: an MSST-style `.ckpt` file, loaded strictly with `weights_only=True`."""
+def test_core_matches_golden_output(path: Path) -> None:
+    """From an MSST-style `.ckpt` (all stems, the last alone), and the `import-msst` round trip."""
     fixture = load_fixture(path)
-    checkpoint = tmp_path / "model.ckpt"
-    torch.save(fixture["state_dict"], checkpoint)
-    params = import_msst(fixture["msst_config"])["params"]
-    separator = Separator.from_spec(SPEC, params, checkpoint)
-    with torch.no_grad():
-        ours = separator.model(fixture["input"])
-    assert ours.shape == fixture["output"].shape
-    assert (ours - fixture["output"]).abs().max().item() <= TOLERANCE
+    manifest = check_msst_golden(SPEC, fixture, plugin=splifft_plugin_scnet, tolerance=TOLERANCE)
+    assert manifest.inference.chunk_layout == "msst"
 
 
-def test_separator_with_a_stem_subset() -> None:
-    fixture = load_fixture(FIXTURE_PATHS[0])
-    params = import_msst(fixture["msst_config"])["params"]
-    wanted = params["output_stem_names"][-1]
-    separator = Separator.from_spec(SPEC, params, fixture["state_dict"], stems=[wanted])
-    with torch.no_grad():
-        ours = separator.model(fixture["input"])
-    expected = fixture["output"][:, [len(params["output_stem_names"]) - 1]]
-    assert (ours - expected).abs().max().item() <= TOLERANCE
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_whole_tracks_match_msst_demix(batch_size: int) -> None:
+    """Our separator with the `msst` chunk layout against MSST's own `demix` (its weights are
+    `scnet_base_4stems.pt`'s)."""
+    weights = load_fixture(FIXTURES / "scnet_base_4stems.pt")["state_dict"]
+    golden = load_fixture(FIXTURES / "demix_scnet.pt")
+    check_msst_demix(SPEC, golden, weights, batch_size=batch_size, tolerance=TOLERANCE)
