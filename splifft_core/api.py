@@ -92,8 +92,8 @@ def load(
         params = spec.parse_params(manifest.params)
     except ValidationError as exc:
         raise ManifestError(
-            f"model {manifest.identifier!r}: invalid params for {spec.name!r}: "
-            f"{validation_message(exc)}"
+            f"{entry.origin}: model {manifest.identifier!r}: invalid params for {spec.name!r}: "
+            f"params.{validation_message(exc)}"
         ) from None
     check_manifest_against_params(manifest, params)
     config = inference_config(

@@ -105,3 +105,19 @@ def test_run_reports_an_installed_plugin_that_fails_to_import(tmp_path: Path) ->
     assert len(lines) == 1, result.stderr
     assert "bad_plugin" in lines[0] and "failed at import" in lines[0]
     assert "ImportError: missing native library libfoo.so" in lines[0]
+
+
+def test_run_names_the_manifest_file_of_invalid_params(
+    plugin_host: Callable[..., PluginHost], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The manifest validates, but its params do not fit the architecture's params model."""
+    plugin_host(identity)
+    data = identity_manifest("identity-user-params", [])
+    data["params"]["chunk_size"] = "long"
+    path = write_user_manifest(data)
+
+    assert main(["run", str(EXAMPLE), "-m", "identity-user-params", "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"splifft: error: {path}: model 'identity-user-params'")
+    assert "params.chunk_size" in err
