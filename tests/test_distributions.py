@@ -53,8 +53,15 @@ def test_the_app_brings_the_default_model_and_offers_every_plugin_as_an_extra() 
     assert f"{default.plugin}==0.1.0" in deps
     extras = app["optional-dependencies"]
     assert isinstance(extras, dict)
-    first_party = {f"{p.name}==0.1.0" for p in PLUGINS} - {f"{default.plugin}==0.1.0"}
+    # every other first-party plugin is an extra (HPSS, weightless, comes along too)
+    assert "splifft-plugin-hpss==0.1.0" in deps
+    first_party = {f"{p.name}==0.1.0" for p in PLUGINS} - set(deps)
     assert set(extras["all"]) == first_party
+    assert all(
+        extra == [f"splifft-plugin-{name}==0.1.0"]
+        for name, extra in extras.items()
+        if name not in ("all", "dev")
+    )
     core = project(REPO / "distributions" / "splifft-core")
     assert core["name"] == "splifft-core" and core["version"] == app["version"]
 

@@ -245,9 +245,13 @@ def test_cli_usage_errors(
 
 
 def test_cli_default_model_on_three_tracks(
-    plugin_host: Callable[..., PluginHost], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plugin_host: Callable[..., PluginHost],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The default separator (weightless HPSS) on a generated 3-track dataset."""
+    """The configured default model (here the weightless HPSS) on a generated 3-track dataset."""
+    monkeypatch.setenv("SPLIFFT_DEFAULT_MODEL", "hpss-fitzgerald-median")
     plugin_host(splifft_plugin_hpss)
     rate, n = 44100, 44100
     t = np.arange(n) / rate

@@ -251,7 +251,9 @@ def test_plugins_that_exit_are_failures_not_exits(tmp_path: Path) -> None:
     assert "hpss-fitzgerald-median" in result.stdout
 
     out = tmp_path / "out"
-    result = cli(["run", str(EXAMPLE), "-o", str(out), "-q"], site, env)
+    result = cli(
+        ["run", str(EXAMPLE), "-m", "hpss-fitzgerald-median", "-o", str(out), "-q"], site, env
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (out / "tones_and_clicks").iterdir()) == [
         "harmonic.flac",
@@ -325,7 +327,11 @@ def test_a_name_two_plugins_provide_is_withheld_from_both(tmp_path: Path) -> Non
     install(site, "evil-plugin", "1.0", "evil_plugin", EVIL)
     env = {"SPLIFFT_PLUGINS": "hpss,evil_plugin"}
 
-    result = cli(["run", str(EXAMPLE), "-o", str(tmp_path / "out"), "-q"], site, env)
+    result = cli(
+        ["run", str(EXAMPLE), "-m", "hpss-fitzgerald-median", "-o", str(tmp_path / "out"), "-q"],
+        site,
+        env,
+    )
     assert result.returncode == 1
     assert one_line(result.stderr) == (
         f"splifft: error: model 'hpss-fitzgerald-median': {CONFLICT}"

@@ -231,7 +231,20 @@ def test_chunk_below_the_models_minimum_is_refused(
     hosts: PluginHost, tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk: str
 ) -> None:
     out = tmp_path / "out"
-    err = one_error(["run", str(EXAMPLE), "-o", str(out), "--chunk-size", chunk, "-q"], capsys)
+    err = one_error(
+        [
+            "run",
+            str(EXAMPLE),
+            "-m",
+            "hpss-fitzgerald-median",
+            "-o",
+            str(out),
+            "--chunk-size",
+            chunk,
+            "-q",
+        ],
+        capsys,
+    )
     assert f"chunk size {chunk} is too small: at least 4096 samples" in err
     assert "n_fft = 2048" in err  # the default HPSS model's STFT
     assert not out.exists()
@@ -248,7 +261,9 @@ def test_chunk_times_batch_beyond_memory_is_refused(
     hosts: PluginHost, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
 ) -> None:
     out = tmp_path / "out"
-    err = one_error(["run", str(EXAMPLE), "-o", str(out), *option, "-q"], capsys)
+    err = one_error(
+        ["run", str(EXAMPLE), "-m", "hpss-fitzgerald-median", "-o", str(out), *option, "-q"], capsys
+    )
     assert " × batch size " in err and "needs at least" in err and "on cpu, which has" in err
     assert "use a smaller --batch-size or --chunk-size" in err
     assert not out.exists()

@@ -358,6 +358,9 @@ def _where(resource: Any) -> str:
     if resource.kind == "pypi":
         url = f"https://pypi.org/project/{resource.distribution}/{resource.version}/"
         return f"[{resource.distribution} {resource.version}]({url}) `{resource.member}`"
+    if resource.kind == "archive":
+        archive = resource.url.rsplit("/", 1)[-1]
+        return f"[`{archive}`]({resource.url}) `{resource.member}`"
     return f"`{resource.filename}` (local)"
 
 

