@@ -31,7 +31,7 @@ DISTRIBUTIONS = [
     REPO,
     *sorted((REPO / "plugins").glob("splifft-plugin-*")),
 ]
-EXAMPLE = REPO / "examples" / "tones_and_clicks.flac"
+EXAMPLE = REPO / "examples" / "song" / "mixture.flac"
 
 
 class CheckError(Exception):

@@ -1,13 +1,16 @@
 """Evaluate separations on a MUSDB18-HQ-style dataset: per track, per stem, then mean and median.
 
 A dataset is a folder of track folders (found at any depth; a track is named by its path
-relative to the dataset root) each holding `mixture.wav` and one `<stem>.wav` per stem (FLAC
-works too). Two ways in:
+relative to the dataset root; the dataset folder may itself be the one track) each holding a
+`mixture` file and one file per stem, `<stem>.wav`, `<stem>.flac` or any other format the audio
+reader takes (`splifft_core.audio.audio_extensions`). Other files, folders without a mixture
+and hidden entries are ignored. Two ways in:
 
 - [evaluate_estimates][splifft_core.evaluation.evaluate_estimates]: stems someone already
   produced, in the same layout, against the references;
-- [evaluate_model][splifft_core.evaluation.evaluate_model]: separate each `mixture.wav` with a
-  model (`splifft.load`) and score the stems the dataset has references for.
+- [evaluate_model][splifft_core.evaluation.evaluate_model]: separate each mixture with a
+  model (`splifft.load`) and score the stems that both the model and the track have (reference
+  stems the model does not produce, e.g. MUSDB's drums for a vocals model, are not used).
 
 As in MSST, references and mixtures are read as float64 and estimates are float32. Results are
 data ([EvalResult][splifft_core.evaluation.EvalResult], with the warnings of the run), out as a
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
     from splifft_core.separator import Separator
 
 MIXTURE: Final = "mixture"
-AUDIO_SUFFIXES: Final = (".wav", ".flac")
 DEFAULT_METRICS: Final[tuple[str, ...]] = ("sdr", "si_sdr", "bleedless", "fullness")
 """What `splifft eval` reports unless `--metrics` says otherwise: cheap, and what leaderboards
 show first."""
@@ -182,13 +184,31 @@ def parse_metrics(text: str | Sequence[str] | None) -> tuple[str, ...]:
     return names
 
 
+def _audio_candidates(folder: Path) -> dict[str, list[Path]]:
+    """stem name → the audio files directly in `folder` named so, any extension the audio
+    reader takes. Hidden files are skipped: macOS leaves `._vocals.wav` resource forks in
+    copied datasets."""
+    from splifft_core.audio import audio_extensions
+
+    extensions = audio_extensions()
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() not in extensions:
+            continue
+        if path.is_file():
+            found.setdefault(path.stem, []).append(path)
+    return found
+
+
 def _audio_files(folder: Path) -> dict[str, Path]:
-    """stem name → file for the audio files directly in `folder` (WAV preferred over FLAC)."""
+    """stem name → file in `folder`; a DatasetError when two files claim one stem
+    (`vocals.wav` and `vocals.flac`): which one to score is not ours to guess."""
     found: dict[str, Path] = {}
-    for suffix in AUDIO_SUFFIXES:
-        for path in sorted(folder.glob(f"*{suffix}")):
-            if path.is_file() and path.suffix.lower() == suffix:
-                found.setdefault(path.stem, path)
+    for stem, paths in _audio_candidates(folder).items():
+        if len(paths) > 1:
+            names = " and ".join(p.name for p in paths)
+            raise DatasetError(f"{folder}: {names} are both stem {stem!r}; keep one")
+        found[stem] = paths[0]
     return found
 
 
@@ -196,18 +216,22 @@ def find_tracks(root: Path, *, need_mixture: bool) -> dict[str, Path]:
     """track name (path relative to `root`, `/`-separated) → folder, sorted by name.
 
     A track folder holds audio files; with `need_mixture` it must hold a `mixture` file.
+    Folders that do not (e.g. `examples/` with its loose files) and hidden folders are skipped.
     """
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder")
     tracks: dict[str, Path] = {}
     for folder in sorted({root, *(p for p in root.rglob("*") if p.is_dir())}):
-        files = _audio_files(folder)
+        if any(part.startswith(".") for part in folder.relative_to(root).parts):
+            continue
+        files = _audio_candidates(folder)
         if not files or (need_mixture and MIXTURE not in files):
             continue
+        _audio_files(folder)  # an ambiguous stem fails here, before any model loads
         name = folder.relative_to(root).as_posix()
         tracks[name if name != "." else root.resolve().name] = folder
     if not tracks:
-        what = f"a {MIXTURE}.wav" if need_mixture else "audio files"
+        what = f"a {MIXTURE}.wav (or .flac, …)" if need_mixture else "audio files"
         raise DatasetError(f"{root}: no track folder holding {what}")
     return dict(sorted(tracks.items()))
 
@@ -350,7 +374,10 @@ def evaluate_model(
     on_track: OnTrack | None = None,
     warn: Notify | None = None,
 ) -> EvalResult:
-    """Separate each track's `mixture.wav` and score the stems the track has references for.
+    """Separate each track's mixture and score the stems both the model and the track have.
+
+    Reference stems the model does not produce are left out silently (a dataset usually holds
+    more stems than one model makes); model stems without a reference get one warning.
 
     `model` is an identifier (or manifest path) for `splifft_core.api.load`, or a ready
     separator.

@@ -205,6 +205,71 @@ def test_model_mode_separates_mixtures(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.warnings == warnings and result.to_json()["warnings"] == warnings
 
 
+def _write_flac(path: Path, audio: npt.NDArray[Any], rate: int = RATE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(audio, dtype=np.float32).T, rate, subtype="PCM_24")
+
+
+def test_any_audio_extension_and_loose_files_ignored(tmp_path: Path) -> None:
+    """FLAC, upper-case extensions and mixed formats in one track; loose files, hidden files
+    and folders, and folders without a mixture are not tracks or stems."""
+    data = tmp_path / "examples"
+    mix = _signal(0)
+    _write_flac(data / "song" / "mixture.flac", mix)
+    _write_flac(data / "song" / "vocals.FLAC", 0.5 * mix)
+    _write(data / "song" / "accompaniment.wav", 0.5 * mix)
+    (data / "song" / "notes.txt").write_text("not audio\n")
+    (data / "song" / "._vocals.wav").write_bytes(b"\0\5\26\7 macOS resource fork")
+    _write_flac(data / "loose.flac", mix)  # a file next to the track: no mixture, not a track
+    _write_flac(data / "stems-only" / "vocals.flac", mix)
+    _write_flac(data / ".hidden" / "mixture.flac", mix)
+    tracks = evaluation.find_tracks(data, need_mixture=True)
+    assert list(tracks) == ["song"]
+    files = evaluation._audio_files(tracks["song"])
+    assert {k: v.name for k, v in files.items()} == {
+        "accompaniment": "accompaniment.wav",
+        "mixture": "mixture.flac",
+        "vocals": "vocals.FLAC",
+    }
+    # The track folder itself is a dataset of one track, named after the folder.
+    assert list(evaluation.find_tracks(data / "song", need_mixture=True)) == ["song"]
+
+
+def test_two_files_for_one_stem_is_a_one_line_error(tmp_path: Path) -> None:
+    track = tmp_path / "data" / "song"
+    _write(track / "mixture.wav", _signal(0))
+    _write(track / "vocals.wav", _signal(1))
+    _write_flac(track / "vocals.flac", _signal(1))
+    with pytest.raises(DatasetError) as caught:
+        evaluation.find_tracks(tmp_path / "data", need_mixture=True)
+    message = str(caught.value)
+    assert message == f"{track}: vocals.flac and vocals.wav are both stem 'vocals'; keep one"
+    # Only in a track folder: loose files beside the tracks are not stems of anything.
+    (track / "vocals.wav").rename(tmp_path / "data" / "take.wav")
+    _write_flac(tmp_path / "data" / "take.flac", _signal(1))
+    assert list(evaluation.find_tracks(tmp_path / "data", need_mixture=True)) == ["song"]
+
+
+def test_model_mode_scores_only_the_stems_both_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2-stem model on a 5-stem FLAC track (the layout of examples/song): vocals and
+    accompaniment are scored, drums/bass/other are unused and say nothing."""
+    track = tmp_path / "song"
+    mix = _signal(0)
+    _write_flac(track / "mixture.flac", mix)
+    for stem in ("vocals", "accompaniment", "drums", "bass", "other"):
+        _write_flac(track / f"{stem}.flac", 0.5 * mix)
+    separator = _HalfSeparator(("vocals", "accompaniment"))
+    monkeypatch.setattr("splifft_core.api.load", lambda model, **_: separator)
+    warnings: list[str] = []
+    result = evaluation.evaluate_model("two-stems", track, ["sdr"], warn=warnings.append)
+    assert list(result.scores) == ["song"]
+    assert list(result.scores["song"]) == ["vocals", "accompaniment"]
+    assert result.scores["song"]["vocals"]["sdr"] > 90
+    assert warnings == []
+
+
 # --------------------------------------------------------------------------------------------
 # the command
 

@@ -15,5 +15,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert len(setup) == 2, "the README has exactly two setup commands"
     assert setup[1] in ci.splitlines()
     assert "pytest" in setup[1] and "mypy" in setup[1] and "ruff" in setup[1]
-    assert "splifft run examples/" in setup[0]
-    assert (REPO / "examples" / "tones_and_clicks.flac").is_file()
+    assert "splifft run examples/song/mixture.flac" in setup[0]
+    assert (REPO / "examples" / "song" / "mixture.flac").is_file()
+    for plugin in ("splifft-plugin-spleeter", "splifft-plugin-hpss"):  # the app's dependencies
+        assert f"-e ./plugins/{plugin}" in setup[0]

@@ -20,7 +20,8 @@ DESCRIPTION = """\
 Score separations with MSST's metrics (sdr, si_sdr, l1_freq, log_wmse, aura_stft, aura_mrstft,
 bleedless, fullness) and bss_sdr, the median over 1-second frames of the BSS-Eval v4 SDR that
 papers report. A dataset folder holds one folder per track with mixture.wav and one
-<stem>.wav per stem (MUSDB18-HQ layout). Either separate each mixture with a model:
+<stem>.wav per stem (MUSDB18-HQ layout; .flac or any format `splifft run` reads works too).
+Either separate each mixture with a model, scoring the stems both it and the track have:
   splifft eval [--model ID] DATASET_DIR
 or score stems already produced (same layout; references need mixture.wav for log_wmse):
   splifft eval --estimates DIR --references DIR
