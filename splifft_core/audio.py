@@ -1,7 +1,9 @@
-"""Audio I/O with soundfile: validated, block-wise reading and atomic block-wise writing.
+"""Audio I/O: validated, block-wise reading and atomic block-wise writing.
 
-Reading maps the file to the model's channel layout and sample rate (soxr); writing maps the
-model's output back to the input's rate. Neither holds a whole track in memory.
+Reading (libsndfile for WAV/FLAC/AIFF/Ogg, FFmpeg through `splifft_core.media` for the rest)
+maps the file to the model's channel layout and sample rate (soxr); writing maps the model's
+output back to the input's rate and encodes it (`splifft_core.encoding`). Neither holds a whole
+track in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,6 +23,14 @@ import numpy as np
 import soundfile as sf
 
 from splifft_core import atomic
+from splifft_core.encoding import (
+    FORMATS,
+    Codec,
+    OutputFormat,
+    check_encoding,
+    encode_stem,
+    output_format,
+)
 from splifft_core.errors import AudioError, OutputError
 
 if TYPE_CHECKING:
@@ -45,12 +56,25 @@ _VERIFY_FRAMES = 1 << 13
 """Frames decoded at the end of a finished stem to prove the encoder's last flush reached disk."""
 
 
+_MEDIA = (
+    ".m4a .m4b .mp4 .m4v .mov .3gp .mkv .mka .webm .aac .adts .wma .asf .opus .mp3 .mp2 "
+    ".ac3 .eac3 .dts .ape .wv .tta .mpc .amr .avi .flv .m2ts .mts .mpg .mpeg .vob .spx"
+)
+MEDIA_EXTENSIONS = frozenset(_MEDIA.split())
+"""Extensions FFmpeg (PyAV, `splifft_core.media`) reads that people keep music in; a
+`.stem.mp4` is an `.mp4`."""
+
+SOUNDFILE_SKIPS = frozenset({".mp3", ".opus"})
+"""Read through FFmpeg although libsndfile opens them: FFmpeg drops the mp3 encoder delay (LAME
+header) and the Opus pre-skip exactly."""
+
+
 def audio_extensions() -> set[str]:
-    """File extensions libsndfile can read, lower case with the dot."""
+    """File extensions splifft reads (libsndfile's and FFmpeg's), lower case with the dot."""
     exts = {f".{fmt.lower()}" for fmt in sf.available_formats()}
     exts |= {".aif", ".aiff", ".oga", ".opus", ".mp3", ".wav", ".flac", ".ogg"}
     exts -= {".raw"}
-    return exts
+    return exts | MEDIA_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -61,18 +85,48 @@ class AudioInfo:
     frames: int
 
 
-def probe(path: Path) -> AudioInfo:
-    """Open `path` as audio, or raise a one-line `AudioError` naming it."""
+def uses_soundfile(path: Path, stream: int = 0) -> bool:
+    """Whether `path` is read with libsndfile (`False`: through FFmpeg, `splifft_core.media`):
+    libsndfile for what it opens (it is faster for FLAC and WAV), FFmpeg for the rest, for a
+    `stream` other than the first, and for `SOUNDFILE_SKIPS`."""
+    if stream != 0 or path.suffix.lower() in SOUNDFILE_SKIPS:
+        return False
+    try:
+        sf.info(str(path))
+    except Exception:
+        return path.suffix.lower() not in MEDIA_EXTENSIONS and not _ffmpeg_reads(path)
+    return True
+
+
+def _ffmpeg_reads(path: Path) -> bool:
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except Exception:
+        return False
+
+
+def probe(path: Path, stream: int = 0) -> AudioInfo:
+    """Open `path` as audio (audio stream `stream` of a media file), or raise a one-line
+    `AudioError` naming it. For a file FFmpeg reads, `frames` is the container's estimate:
+    `FileSource` counts the frames exactly as it decodes."""
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: not a readable audio file (file is empty)")
+    if not uses_soundfile(path, stream):
+        from splifft_core.media import _probe
+
+        media = _probe(path, stream, exact=False)
+        return AudioInfo(path, media.sample_rate, media.channels, max(media.frames, 1))
     try:
         info = sf.info(str(path))
     except Exception as exc:
         reason = " ".join(str(exc).split()).rsplit(":", 1)[-1].strip() or "unknown format"
-        if path.stat().st_size == 0:
-            reason = "file is empty"
         raise AudioError(f"{path}: not a readable audio file ({reason})") from None
     if info.frames <= 0:
         raise AudioError(f"{path}: audio is empty (0 samples)")
@@ -244,16 +298,21 @@ class FileSource:
         downmix: bool = False,
         temp_dir: Path | None = None,
         notify: Notify | None = None,
+        stream: int = 0,
     ) -> None:
-        self.info = probe(path)
+        self.info = probe(path, stream)
         self.path = path
+        self.stream = stream
+        self._media = not uses_soundfile(path, stream)
+        self.tags: dict[str, str] = self._read_tags()
+        """The input's title, artist, album, … (lower-case keys), for the stems' metadata."""
         self._channels = model_channels
         self._temp: Path | None = None
         name = str(path)
         # Channel count problems are reported before any work is done.
         map_channels(np.zeros((1, self.info.channels), np.float32), model_channels, downmix, name)
         try:
-            if self.info.sample_rate == model_rate:
+            if self.info.sample_rate == model_rate and not self._media:
                 frames = self._validate()
                 self._file = sf.SoundFile(str(path))
                 self._length = min(frames, self.info.frames)
@@ -289,7 +348,24 @@ class FileSource:
     def length(self) -> int:
         return self._length
 
+    def _read_tags(self) -> dict[str, str]:
+        if self._media:
+            from splifft_core.media import _probe
+
+            return _probe(self.path, self.stream, exact=False).tags
+        tags: dict[str, str] = {}
+        with contextlib.suppress(Exception), sf.SoundFile(str(self.path)) as f:
+            for key, value in f.copy_metadata().items():
+                if value:
+                    tags[str(key).lower()] = str(value)
+        return tags
+
     def _blocks(self) -> Any:
+        if self._media:
+            from splifft_core.media import decode_blocks
+
+            yield from decode_blocks(self.path, self.stream, BLOCK_FRAMES)
+            return
         with sf.SoundFile(str(self.path)) as f:
             while True:
                 block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
@@ -308,25 +384,45 @@ class FileSource:
     def _check_length(self, frames: int, notify: Notify | None) -> None:
         """Warn when the data ends before the header says; `info.frames` becomes the real length."""
         rate = self.info.sample_rate
+        if frames == 0:
+            raise AudioError(f"{self.path}: audio is empty (0 samples)")
         header = max(self.info.frames, declared_frames(self.path) or 0)
-        if frames < header:
+        # A media file's declared length is an estimate (Ogg counts the pre-skip, an mp3 without
+        # a Xing header guesses from its bitrate): only a clear shortfall is a cut file.
+        short = header - frames > max(rate, header // 20) if self._media else frames < header
+        if short:
             said, real = _seconds(header, frames, rate)
             message = (
                 f"{self.path}: header says {said} s but the data ends at {real} s; "
                 f"separating {real} s"
             )
             default_notify(notify)(message)
+        elif self._media:
+            from splifft_core.media import ogg_cut_short
+
+            if ogg_cut_short(self.path):
+                real = f"{frames / rate:.1f}"
+                default_notify(notify)(
+                    f"{self.path}: the Ogg stream ends without its last page (cut short?); "
+                    f"separating {real} s"
+                )
         if frames != self.info.frames:
             self.info = replace(self.info, frames=frames)
 
     def _resample_to_temp(
         self, model_rate: int, downmix: bool, temp_dir: Path | None
     ) -> tuple[int, int]:
-        """Resample into `self._temp`; the frames read and the frames written."""
+        """Resample (or, for a media file at the model's rate, decode) into `self._temp`; the
+        frames read and the frames written."""
         fd, name = tempfile.mkstemp(suffix=".wav", prefix="splifft-resampled-", dir=temp_dir)
         os.close(fd)
         self._temp = temp = Path(name)
-        resampler = Resampler(self.info.sample_rate, model_rate, self._channels)
+        same = self.info.sample_rate == model_rate
+        resampler: Any = (
+            (lambda block, last=False: block)
+            if same
+            else Resampler(self.info.sample_rate, model_rate, self._channels)
+        )
         frames = written = 0
         out: Any = None
 
@@ -344,7 +440,8 @@ class FileSource:
                     samplerate=model_rate,
                     channels=self._channels,
                     subtype="FLOAT",
-                    format="WAV",
+                    # RF64: a plain WAV stops at 4 GiB (3.4 h of float32 stereo at 44.1 kHz)
+                    format="RF64",
                 )
             except WRITE_ERRORS as exc:
                 raise failed(exc) from None
@@ -405,25 +502,33 @@ class FileSource:
         self.close()
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
+def read_audio(path: Path, stream: int = 0) -> tuple[np.ndarray, int]:
     """A whole file as `(channels, frames)` float32 plus its rate (for small files and tests)."""
-    probe(path)  # one-line errors for missing, empty or non-audio files
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    probe(path, stream)  # one-line errors for missing, empty or non-audio files
+    if not uses_soundfile(path, stream):
+        from splifft_core.media import read_media
+
+        data, rate = read_media(path, stream)
+    else:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     check_finite(data, str(path))
     return np.ascontiguousarray(data.T), int(rate)
 
 
-def check_output_format(file_format: str, bit_depth: int) -> str:
-    """The soundfile subtype, or a one-line error for impossible combinations."""
-    if bit_depth not in SUBTYPES:
+def check_output_format(
+    file_format: str,
+    bit_depth: int | None = None,
+    bitrate: int | None = None,
+    stem_codec: Codec = "aac",
+) -> str:
+    """The libsndfile subtype the stems stream into (`FLOAT` for a format encoded once a stem
+    is complete), or a one-line error for impossible combinations. `bit_depth` `None`: 24 for
+    lossless formats; `bitrate` `None`: the format's default."""
+    if bit_depth is not None and bit_depth not in SUBTYPES:
         raise OutputError(f"bit depth {bit_depth} is not supported (use 16, 24 or 32)")
-    if file_format not in {"wav", "flac"}:
-        raise OutputError(f"format {file_format!r} is not supported (use wav or flac)")
-    if file_format == "flac" and bit_depth == 32:
-        raise OutputError(
-            "FLAC cannot store 32-bit float samples (use --format wav or --bit-depth 24)"
-        )
-    return SUBTYPES[bit_depth]
+    fmt = output_format(file_format)
+    check_encoding(fmt, bit_depth, bitrate, stem_codec)
+    return SUBTYPES[bit_depth or 24] if fmt.streamed else "FLOAT"
 
 
 @dataclass
@@ -450,6 +555,12 @@ class StemWriter:
     target_frames: int | None = None
     """Trim or zero-pad to exactly this many frames (the input's length)."""
     clip_mode: ClipMode = "none"
+    bitrate: int | None = None
+    """Lossy formats: bits per second (`None`: the format's default)."""
+    bit_depth: int = 24
+    """ALAC: 16 or 24 (WAV and FLAC take theirs from `subtype`)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Title, artist, album, … (FFmpeg's names) for the file's metadata."""
     temp: Path = field(init=False)
     peak: float = field(init=False, default=0.0)
     clipped: int = field(init=False, default=0)
@@ -466,10 +577,25 @@ class StemWriter:
     def __post_init__(self) -> None:
         self.temp = self._create_temp()
         try:
-            self._file = self._open(self.temp, self.file_format.upper(), self.subtype)
+            if self.encoded is None:
+                self._file = self._open(self.temp, self.file_format.upper(), self.subtype, True)
+            else:  # exact float32 first; `finish` encodes it
+                self._file = self._open(self.temp, "W64", "FLOAT")
         except BaseException:
             atomic.discard(self.temp)
             raise
+
+    @property
+    def encoded(self) -> OutputFormat | None:
+        """The format `finish` encodes the float32 stem into; `None`: streamed as written (WAV,
+        FLAC, or a libsndfile format such as W64 named directly)."""
+        fmt = FORMATS.get(self.file_format)
+        return None if fmt is None or fmt.streamed else fmt
+
+    @property
+    def _tagged(self) -> bool:
+        """Whether `temp` holds tags (a WAV or FLAC written directly)."""
+        return self.encoded is None and self.file_format in FORMATS and bool(self.tags)
 
     @property
     def samples(self) -> int:
@@ -492,9 +618,11 @@ class StemWriter:
         self._temps.append(temp)
         return temp
 
-    def _open(self, path: Path, file_format: str, subtype: str) -> Any:
+    def _open(self, path: Path, file_format: str, subtype: str, tagged: bool = False) -> Any:
+        from splifft_core.encoding import soundfile_tags
+
         try:
-            return sf.SoundFile(
+            file = sf.SoundFile(
                 str(path),
                 "w",
                 samplerate=self.sample_rate,
@@ -504,6 +632,9 @@ class StemWriter:
             )
         except Exception as exc:  # a full disk, or a format/subtype soundfile refuses
             raise self._error(exc) from None
+        if tagged:
+            soundfile_tags(file, self.tags)  # before any audio: FLAC writes its header first
+        return file
 
     def _put(self, file: Any, block: np.ndarray) -> None:
         try:
@@ -581,16 +712,52 @@ class StemWriter:
             if self._stage is not None:
                 self._close(self._stage)
                 self._reencode(scale)
-            elif scale != 1.0 and self.subtype == "FLOAT":
+            elif scale != 1.0 and self.subtype == "FLOAT" and not self._tagged:
+                # libsndfile opens no file with tags read-write: a tagged one is re-encoded
                 self._verify(self.temp, self._written)
                 self._rescale_in_place(scale)
             elif scale != 1.0:
                 self._reencode(scale)
             self._verify(self.temp, self._written)
+            if self.encoded is not None:
+                self._encode(self.encoded)
         except BaseException:
             self.abort()
             raise
         self._finished = True
+
+    def _encode(self, fmt: OutputFormat) -> None:
+        """Encode the float32 `temp` as `fmt` into a new temporary file and prove it decodes to
+        its last frame (the encoder delay and padding trimmed)."""
+        from splifft_core.media import probe_media
+
+        final = self._create_temp()
+        try:
+            encode_stem(
+                self.temp,
+                final,
+                fmt,
+                bitrate=self.bitrate,
+                bit_depth=self.bit_depth,
+                tags=self.tags,
+            )
+        except OutputError:
+            raise
+        except Exception as exc:  # FFmpeg's and libsndfile's errors, a full disk
+            raise self._error(exc) from None
+        try:
+            frames = probe_media(final).frames if self._written else 0
+        except AudioError:
+            frames = -1
+        if frames != self._written:
+            reason = (
+                os.strerror(errno.ENOSPC)
+                if _disk_full(self.destination.parent)
+                else "the file is incomplete after closing"
+            )
+            raise OutputError(f"{self.destination}: cannot write output ({reason})")
+        staged, self.temp = self.temp, final
+        atomic.discard(staged)
 
     def _rescale_in_place(self, scale: float) -> None:
         try:
@@ -616,8 +783,9 @@ class StemWriter:
             parts.append((self._stage_path, self._written - head))
         parts = [(path, frames) for path, frames in parts if frames]  # an empty FLAC won't open
         final = self._create_temp()
+        pcm = self.file_format.upper() if self.encoded is None else "W64"
         try:
-            out = self._open(final, self.file_format.upper(), self.subtype)
+            out = self._open(final, pcm, self.subtype, self.encoded is None)
             try:
                 for path, frames in parts:
                     got = 0

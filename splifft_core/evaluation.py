@@ -1,10 +1,20 @@
-"""Evaluate separations on a MUSDB18-HQ-style dataset: per track, per stem, then mean and median.
+"""Evaluate separations on a MUSDB18(-HQ)-style dataset: per track, per stem, then mean and median.
 
-A dataset is a folder of track folders (found at any depth; a track is named by its path
-relative to the dataset root; the dataset folder may itself be the one track) each holding a
-`mixture` file and one file per stem, `<stem>.wav`, `<stem>.flac` or any other format the audio
-reader takes (`splifft_core.audio.audio_extensions`). Other files, folders without a mixture
-and hidden entries are ignored. Two ways in:
+A dataset is a folder of tracks, found at any depth, each named by its path relative to the
+dataset root. A track is either
+
+- a folder (MUSDB18-HQ) holding a `mixture` file and one file per stem, `<stem>.wav`,
+  `<stem>.flac` or any other format the audio reader takes
+  (`splifft_core.audio.audio_extensions`); the dataset folder may itself be the one track; or
+- a `<name>.stem.mp4` file (MUSDB18, the Native Instruments Stems layout), named without
+  `.stem.mp4`: audio stream 0 is the mixture and streams 1 to 4 are `drums`, `bass`, `other`
+  and `vocals`, decoded with FFmpeg (`splifft_core.media.read_media`).
+
+One folder may mix both. Other files, folders without a mixture and hidden entries are ignored.
+A stem `accompaniment` (or `instrumental`) that a model or the estimates have and a track lacks
+is scored against a derived reference: the sum of the track's stems other than the mixture and
+`vocals` (MUSDB: drums + bass + other), where the track has `vocals` and at least one other
+stem. Two ways in:
 
 - [evaluate_estimates][splifft_core.evaluation.evaluate_estimates]: stems someone already
   produced, in the same layout, against the references;
@@ -39,6 +49,12 @@ if TYPE_CHECKING:
     from splifft_core.separator import Separator
 
 MIXTURE: Final = "mixture"
+VOCALS: Final = "vocals"
+STEM_MP4: Final = ".stem.mp4"
+STEM_MP4_STEMS: Final[tuple[str, ...]] = ("drums", "bass", "other", "vocals")
+"""The stems of a `.stem.mp4`, audio streams 1 to 4 (stream 0 is the mixture)."""
+DERIVED_STEMS: Final = frozenset({"accompaniment", "instrumental"})
+"""Stems whose reference, where a track lacks it, is the sum of the non-vocal stems."""
 DEFAULT_METRICS: Final[tuple[str, ...]] = ("sdr", "si_sdr", "bleedless", "fullness")
 """What `splifft eval` reports unless `--metrics` says otherwise: cheap, and what leaderboards
 show first."""
@@ -195,6 +211,8 @@ def _audio_candidates(folder: Path) -> dict[str, list[Path]]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.suffix.lower() not in extensions:
             continue
+        if _is_stem_mp4(path):
+            continue  # a track of its own, not a stem of this folder
         if path.is_file():
             found.setdefault(path.stem, []).append(path)
     return found
@@ -212,28 +230,134 @@ def _audio_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def find_tracks(root: Path, *, need_mixture: bool) -> dict[str, Path]:
-    """track name (path relative to `root`, `/`-separated) → folder, sorted by name.
+def _is_stem_mp4(path: Path) -> bool:
+    return path.name.lower().endswith(STEM_MP4) and len(path.name) > len(STEM_MP4)
+
+
+def _check_stem_mp4(path: Path) -> None:
+    """A one-line error unless `path` opens and has the mixture and the 4 stems' streams."""
+    from splifft_core.media import _probe
+
+    streams = _probe(path, 0, exact=False).audio_streams
+    if streams < 1 + len(STEM_MP4_STEMS):
+        raise DatasetError(
+            f"{path}: {streams} audio stream(s); a {STEM_MP4} holds the mixture and "
+            f"{len(STEM_MP4_STEMS)} stems ({', '.join(STEM_MP4_STEMS)})"
+        )
+
+
+def find_tracks(root: Path, *, need_mixture: bool, stem_files: bool = True) -> dict[str, Path]:
+    """track name (path relative to `root`, `/`-separated) → folder or `.stem.mp4` file,
+    sorted by name.
 
     A track folder holds audio files; with `need_mixture` it must hold a `mixture` file.
     Folders that do not (e.g. `examples/` with its loose files) and hidden folders are skipped.
+    With `stem_files`, each `<name>.stem.mp4` is a track too, named without `.stem.mp4`, and
+    opened here (a corrupt one fails before any model loads); `root` may be such a file.
     """
+    if stem_files and root.is_file() and _is_stem_mp4(root):
+        _check_stem_mp4(root)
+        return {root.name[: -len(STEM_MP4)]: root}
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder")
     tracks: dict[str, Path] = {}
+
+    def add(name: str, path: Path) -> None:
+        if name in tracks:
+            raise DatasetError(f"{tracks[name]} and {path} are both track {name!r}; keep one")
+        tracks[name] = path
+
     for folder in sorted({root, *(p for p in root.rglob("*") if p.is_dir())}):
         if any(part.startswith(".") for part in folder.relative_to(root).parts):
             continue
+        if stem_files:
+            for path in sorted(folder.iterdir()):
+                if not path.name.startswith(".") and _is_stem_mp4(path) and path.is_file():
+                    _check_stem_mp4(path)
+                    add(path.relative_to(root).as_posix()[: -len(STEM_MP4)], path)
         files = _audio_candidates(folder)
         if not files or (need_mixture and MIXTURE not in files):
             continue
         _audio_files(folder)  # an ambiguous stem fails here, before any model loads
         name = folder.relative_to(root).as_posix()
-        tracks[name if name != "." else root.resolve().name] = folder
+        add(name if name != "." else root.resolve().name, folder)
     if not tracks:
         what = f"a {MIXTURE}.wav (or .flac, …)" if need_mixture else "audio files"
-        raise DatasetError(f"{root}: no track folder holding {what}")
+        extra = f" or a {STEM_MP4} file" if stem_files else ""
+        raise DatasetError(f"{root}: no track folder holding {what}{extra}")
     return dict(sorted(tracks.items()))
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """Where one reference comes from: a file, one audio stream of a `.stem.mp4`, or (derived)
+    the sum of other references."""
+
+    path: Path
+    stream: int | None = None
+    """Audio stream of a `.stem.mp4`; `None`: the whole file, read with soundfile."""
+    parts: tuple[_Ref, ...] = ()
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or str(self.path)
+
+
+def _track_references(track: Path) -> dict[str, _Ref]:
+    """stem name (and `mixture`) → where its reference is, for a track folder or `.stem.mp4`."""
+    if _is_stem_mp4(track):
+        refs = {MIXTURE: _Ref(track, 0, label=f"{track} (stream 0, {MIXTURE})")}
+        for stream, stem in enumerate(STEM_MP4_STEMS, start=1):
+            refs[stem] = _Ref(track, stream, label=f"{track} (stream {stream}, {stem})")
+        return refs
+    return {stem: _Ref(path) for stem, path in _audio_files(track).items()}
+
+
+def _derived_reference(stem: str, references: dict[str, _Ref]) -> _Ref | None:
+    """For `accompaniment`/`instrumental` missing from a track: the sum of its non-vocal stems,
+    where it has `vocals` and at least one other stem; else `None`."""
+    if stem not in DERIVED_STEMS or stem in references or VOCALS not in references:
+        return None
+    summed = {
+        name: ref
+        for name, ref in references.items()
+        if name not in (MIXTURE, VOCALS) and name not in DERIVED_STEMS
+    }
+    if not summed:
+        return None
+    parts, names = tuple(summed.values()), list(summed)
+    base = references[VOCALS]
+    where = str(base.path) if base.stream is not None else str(base.path.parent)
+    return _Ref(base.path, parts=parts, label=f"{where} ({' + '.join(names)}, as {stem})")
+
+
+def _read_reference(ref: _Ref, dtype: type[np.floating[Any]]) -> tuple[npt.NDArray[Any], int]:
+    """A reference as `(channels, samples)` in `dtype`, with its rate."""
+    if ref.parts:
+        total: npt.NDArray[Any] | None = None
+        rate = 0
+        for part in ref.parts:
+            audio, part_rate = _read_reference(part, np.float64)
+            if total is None:
+                total, rate = audio, part_rate
+                continue
+            if part_rate != rate or audio.shape[0] != total.shape[0]:
+                raise AudioError(
+                    f"{part}: {audio.shape[0]} channel(s) at {part_rate} Hz, but "
+                    f"{ref.parts[0]} has {total.shape[0]} at {rate} Hz; cannot sum them as {ref}"
+                )
+            n = min(total.shape[1], audio.shape[1])
+            total = total[:, :n] + audio[:, :n]
+        assert total is not None
+        return np.ascontiguousarray(total.astype(dtype, copy=False)), rate
+    if ref.stream is None:
+        return read_audio(ref.path, dtype)
+    from splifft_core.media import read_media
+
+    data, rate = read_media(ref.path, ref.stream)
+    if not np.isfinite(data).all():
+        raise AudioError(f"{ref}: contains NaN or infinite samples")
+    return np.ascontiguousarray(data.T.astype(dtype)), int(rate)
 
 
 def read_audio(path: Path, dtype: type[np.floating[Any]]) -> tuple[npt.NDArray[Any], int]:
@@ -255,10 +379,10 @@ def read_audio(path: Path, dtype: type[np.floating[Any]]) -> tuple[npt.NDArray[A
 def _check_match(
     estimate: npt.NDArray[Any],
     est_rate: int,
-    est_path: Path,
+    est_path: Path | str,
     ref: npt.NDArray[Any],
     ref_rate: int,
-    ref_path: Path,
+    ref_path: Path | _Ref,
 ) -> None:
     if est_rate != ref_rate:
         raise AudioError(f"{est_path}: sample rate {est_rate} Hz, but {ref_path} has {ref_rate} Hz")
@@ -269,7 +393,10 @@ def _check_match(
 
 
 def _length_warning(
-    estimate: npt.NDArray[Any], est_path: Path | str, ref: npt.NDArray[Any], ref_path: Path
+    estimate: npt.NDArray[Any],
+    est_path: Path | str,
+    ref: npt.NDArray[Any],
+    ref_path: Path | _Ref,
 ) -> str | None:
     """A warning when an estimate and its reference differ in length: only the overlap is
     scored (the first `min` samples; `bss_sdr` pads or cuts the estimate instead)."""
@@ -289,7 +416,7 @@ def _score(
     estimate: npt.NDArray[Any],
     mixture: npt.NDArray[Any] | None,
     rate: int,
-    what: Path,
+    what: Path | _Ref,
 ) -> dict[str, float]:
     from splifft_core.metrics import compute_metrics
 
@@ -319,43 +446,55 @@ def evaluate_estimates(
 ) -> EvalResult:
     """Score every `<track>/<stem>.wav` under `estimates_dir` against `references_dir`.
 
-    Tracks and stems come from the estimates; each needs the same-named reference (missing
-    ones are skipped with a warning), and `references_dir/<track>/mixture.wav` where a metric
-    needs the mixture.
+    Tracks and stems come from the estimates; each needs the same-named reference, a track
+    folder `references_dir/<track>/` or a file `references_dir/<track>.stem.mp4` (missing ones
+    are skipped with a warning; `accompaniment` may be derived, see the module), and the
+    track's mixture where a metric needs it.
     """
     metrics = parse_metrics(metrics)
     need_mix = _needs_mixture(metrics)
     if not references_dir.is_dir():
         raise DatasetError(f"{references_dir}: no such folder")
-    tracks = find_tracks(estimates_dir, need_mixture=False)
+    tracks = find_tracks(estimates_dir, need_mixture=False, stem_files=False)
     result = EvalResult(metrics=metrics)
     for index, (track, est_folder) in enumerate(tracks.items(), start=1):
-        ref_folder = references_dir / est_folder.relative_to(estimates_dir)
-        if not ref_folder.is_dir():
+        rel = est_folder.relative_to(estimates_dir)
+        ref_folder = references_dir / rel
+        ref_file = references_dir / (rel.as_posix() + STEM_MP4) if rel.parts else None
+        has_folder = ref_folder.is_dir() and bool(_audio_candidates(ref_folder))
+        has_file = ref_file is not None and ref_file.is_file()
+        if has_folder and has_file:
+            raise DatasetError(
+                f"{ref_folder} and {ref_file} are both references for track {track!r}; keep one"
+            )
+        if not has_file and not ref_folder.is_dir():
             result.warn(f"{ref_folder}: no reference folder for track {track!r}, skipped", warn)
             continue
+        ref_track = ref_file if has_file and ref_file is not None else ref_folder
+        if has_file:
+            _check_stem_mp4(ref_track)
         if on_track:
             on_track(index, len(tracks), track)
-        references = _audio_files(ref_folder)
+        references = _track_references(ref_track)
         mixture: npt.NDArray[Any] | None = None
         if need_mix:
             if MIXTURE not in references:
                 raise DatasetError(
                     f"{ref_folder / (MIXTURE + '.wav')}: no such file (needed by log_wmse)"
                 )
-            mixture, _ = read_audio(references[MIXTURE], np.float64)
+            mixture, _ = _read_reference(references[MIXTURE], np.float64)
         for stem, est_path in _audio_files(est_folder).items():
             if stem == MIXTURE:
                 continue
-            if stem not in references:
-                result.warn(
-                    f"{est_path}: no reference {ref_folder / (stem + '.wav')}, skipped", warn
-                )
+            ref = references.get(stem) or _derived_reference(stem, references)
+            if ref is None:
+                missing = ref_file if has_file else ref_folder / (stem + ".wav")
+                result.warn(f"{est_path}: no reference {missing}, skipped", warn)
                 continue
-            reference, ref_rate = read_audio(references[stem], np.float64)
+            reference, ref_rate = _read_reference(ref, np.float64)
             estimate, est_rate = read_audio(est_path, np.float32)
-            _check_match(estimate, est_rate, est_path, reference, ref_rate, references[stem])
-            mismatch = _length_warning(estimate, est_path, reference, references[stem])
+            _check_match(estimate, est_rate, est_path, reference, ref_rate, ref)
+            mismatch = _length_warning(estimate, est_path, reference, ref)
             if mismatch is not None:
                 result.warn(mismatch, warn)
             scores = _score(metrics, reference, estimate, mixture, ref_rate, est_path)
@@ -377,7 +516,9 @@ def evaluate_model(
     """Separate each track's mixture and score the stems both the model and the track have.
 
     Reference stems the model does not produce are left out silently (a dataset usually holds
-    more stems than one model makes); model stems without a reference get one warning.
+    more stems than one model makes); model stems without a reference get one warning. A model
+    `accompaniment` (or `instrumental`) is scored against the track's non-vocal stems summed
+    where the track has no such file (see the module).
 
     `model` is an identifier (or manifest path) for `splifft_core.api.load`, or a ready
     separator.
@@ -392,26 +533,25 @@ def evaluate_model(
     identifier = str(getattr(separator, "identifier", model if isinstance(model, str) else ""))
     result = EvalResult(metrics=metrics, model=identifier or None)
     unmatched: set[str] = set()
-    for index, (track, folder) in enumerate(tracks.items(), start=1):
+    for index, (track, source) in enumerate(tracks.items(), start=1):
         if on_track:
             on_track(index, len(tracks), track)
-        references = _audio_files(folder)
-        mix_path = references.pop(MIXTURE)
-        mixture, rate = read_audio(mix_path, np.float64)
+        references = _track_references(source)
+        mix_ref = references.pop(MIXTURE)
+        mixture, rate = _read_reference(mix_ref, np.float64)
         stems = separator.separate(torch.from_numpy(mixture.astype(np.float32)), sample_rate=rate)
         for stem, tensor in stems.items():
-            if stem not in references:
+            ref = references.get(stem) or _derived_reference(stem, references)
+            if ref is None:
                 unmatched.add(stem)
                 continue
-            reference, ref_rate = read_audio(references[stem], np.float64)
+            reference, ref_rate = _read_reference(ref, np.float64)
             estimate = tensor.detach().cpu().float().numpy()
-            _check_match(estimate, rate, mix_path, reference, ref_rate, references[stem])
-            mismatch = _length_warning(
-                estimate, f"{mix_path} separated as {stem}", reference, references[stem]
-            )
+            _check_match(estimate, rate, str(mix_ref), reference, ref_rate, ref)
+            mismatch = _length_warning(estimate, f"{mix_ref} separated as {stem}", reference, ref)
             if mismatch is not None:
                 result.warn(mismatch, warn)
-            scores = _score(metrics, reference, estimate, mixture, rate, references[stem])
+            scores = _score(metrics, reference, estimate, mixture, rate, ref)
             result.scores.setdefault(track, {})[stem] = scores
     if unmatched:
         result.warn(

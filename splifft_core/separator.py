@@ -27,6 +27,15 @@ from splifft_core.audio import (
 )
 from splifft_core.checkpoint import load_into, read_state_dict
 from splifft_core.config import DEFAULT_FILENAME, InferenceConfig
+from splifft_core.encoding import (
+    STEM_SLOTS,
+    Codec,
+    encode_stems_mp4,
+    output_format,
+    output_rate,
+    parse_bitrate,
+    stem_tags,
+)
 from splifft_core.engine import (
     AudioSource,
     Normalization,
@@ -380,83 +389,137 @@ class Separator:
         *,
         filename: str = DEFAULT_FILENAME,
         file_format: str = "flac",
-        bit_depth: int = 24,
+        bit_depth: int | None = None,
+        bitrate: int | str | None = None,
+        stem_codec: Codec = "aac",
         stems: Sequence[str] | None = None,
         downmix: bool = False,
         protected: Iterable[Path] = (),
         on_progress: ProgressCallback | None = None,
         clip_mode: ClipMode = "rescale",
         notify: Notify | None = None,
+        stream: int = 0,
     ) -> list[Path]:
         """Separate an audio file into stem files, streamed, written atomically.
 
-        Stems are written at the input's rate to temporary files and renamed into place only
-        when every one is complete, flushed and closed. Paths in `protected` (e.g. the inputs)
-        are never overwritten. `clip_mode` says what happens to samples beyond full scale
-        (`splifft_core.audio.ClipMode`); `notify` receives one-line warnings (stems
+        Stems are written at the input's rate (or the nearest the format stores, e.g. 48 kHz
+        for Opus, said through `notify`) to temporary files and renamed into place only when
+        every one is complete, flushed, closed and proven to decode to its last frame. Paths in
+        `protected` (e.g. the inputs) are never overwritten. `file_format` is one of
+        `splifft_core.encoding.FORMATS`; `bit_depth` (lossless formats, default 24) and
+        `bitrate` (lossy ones, e.g. `"192k"`, default the format's) set the encoding, and the
+        input's tags (title, artist, album, …) go onto every stem, its title naming the stem.
+        `stem.mp4` writes one NI Stems file per track (`stem_codec` `aac` or `alac`; see
+        `splifft_core.encoding.stem_slots`). `clip_mode` says what happens to samples beyond
+        full scale (`splifft_core.audio.ClipMode`); `notify` receives one-line warnings (stems
         rescaled or clipped, an input shorter than its header says; default: the `splifft`
-        logger).
+        logger). `stream` picks the audio stream of a media file (0: the first).
         """
         path = Path(path)
-        subtype = check_output_format(file_format, bit_depth)
+        bits = parse_bitrate(bitrate)
+        subtype = check_output_format(file_format, bit_depth, bits, stem_codec)
+        fmt = output_format(file_format)
         if clip_mode not in CLIP_MODES:
             raise ConfigError(f"clip mode {clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
         say = default_notify(notify)
-        requested = tuple(stems) if stems else self.stems
+        if fmt.name == STEMS_FORMAT:
+            if stems:
+                raise ConfigError(
+                    "--stems does not apply to stem.mp4 (it holds drums, bass, other and vocals)"
+                )
+            slots = stem_slots(self.identifier, self.model_stems, self.stems)
+            requested = tuple(dict.fromkeys(s for parts in slots.values() for s in parts))
+        else:
+            requested = tuple(stems) if stems else self.stems
         needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
+        template, names, ext = output_naming(fmt.name, filename, requested)
         destinations = {
-            s: output_path(Path(output_dir), filename, path, s, file_format, self.identifier)
-            for s in requested
+            s: output_path(Path(output_dir), template, path, s, ext, self.identifier) for s in names
         }
         guarded = {p.resolve() for p in [path, *protected]}
         for dest in destinations.values():
             if dest.resolve() in guarded:
                 raise OutputError(f"{dest}: refusing to overwrite an input file")
         with FileSource(
-            path, self.sample_rate, self.channels, downmix=downmix, notify=say
+            path, self.sample_rate, self.channels, downmix=downmix, notify=say, stream=stream
         ) as source:
             info = source.info
             out_channels = 1 if info.channels == 1 else self.channels
+            out_rate = output_rate(fmt, info.sample_rate)
+            frames = info.frames
+            if out_rate != info.sample_rate:
+                say(
+                    f"{path}: {fmt.name} stores {out_rate} Hz, not {info.sample_rate} Hz: "
+                    f"stems resampled to {out_rate} Hz"
+                )
+                frames = round(info.frames * out_rate / info.sample_rate)
+
+            def writer(stem: str, dest: Path, staged: bool) -> StemWriter:
+                resampler = (
+                    Resampler(self.sample_rate, out_rate, out_channels)
+                    if out_rate != self.sample_rate
+                    else None
+                )
+                return StemWriter(
+                    dest,
+                    out_rate,
+                    out_channels,
+                    "w64" if staged else fmt.name,
+                    "FLOAT" if staged else subtype,
+                    resampler,
+                    target_frames=frames,
+                    clip_mode=clip_mode,
+                    bitrate=bits,
+                    bit_depth=bit_depth or 24,
+                    tags=stem_tags(source.tags, track_name(path), stem),
+                )
+
             writers: dict[str, StemWriter] = {}
             try:
-                for stem, dest in destinations.items():
-                    resampler = (
-                        Resampler(self.sample_rate, info.sample_rate, out_channels)
-                        if info.sample_rate != self.sample_rate
-                        else None
-                    )
-                    writers[stem] = StemWriter(
-                        dest,
-                        info.sample_rate,
-                        out_channels,
-                        file_format,
-                        subtype,
-                        resampler,
-                        target_frames=info.frames,
-                        clip_mode=clip_mode,
-                    )
-                for _, blocks in self.stream(source, stems=requested, on_progress=on_progress):
+                if fmt.name == STEMS_FORMAT:
+                    (dest,) = destinations.values()
+                    for slot in ("mixture", *slots):
+                        writers[slot] = writer(slot, dest, staged=True)
+                else:
+                    for stem, dest in destinations.items():
+                        writers[stem] = writer(stem, dest, staged=False)
+                for offset, blocks in self.stream(source, stems=requested, on_progress=on_progress):
+                    if fmt.name == STEMS_FORMAT:
+                        n = next(iter(blocks.values())).shape[-1]
+                        blocks = fill_slots(slots, blocks, source.read(offset, offset + n))
                     for stem, block in blocks.items():
                         array = block.numpy().T
                         if out_channels == 1 and array.shape[1] > 1:
                             array = array.mean(axis=1, keepdims=True)
                         writers[stem].write(np.ascontiguousarray(array, dtype=np.float32))
-                for writer in writers.values():
-                    if writer.resampler is not None:
-                        writer.write(np.zeros((0, out_channels), np.float32), last=True)
+                for w in writers.values():
+                    if w.resampler is not None:
+                        w.write(np.zeros((0, out_channels), np.float32), last=True)
             except BaseException:
-                for writer in writers.values():
-                    writer.abort()
+                for w in writers.values():
+                    w.abort()
                 raise
         try:
             scale = _full_scale(str(path), list(writers.values()), clip_mode, say)
-            for writer in writers.values():
-                writer.finish(scale)  # every encoder flushed, closed and verified ...
-            return [writer.commit() for writer in writers.values()]  # ... before any rename
-        except BaseException:
-            for writer in writers.values():
-                writer.abort()  # the stems not yet renamed into place
-            raise
+            for w in writers.values():
+                w.finish(scale)  # every encoder flushed, closed and verified ...
+            if fmt.name == STEMS_FORMAT:
+                (dest,) = destinations.values()
+                return [
+                    write_stems_file(
+                        dest,
+                        [w.temp for w in writers.values()],
+                        frames,
+                        codec=stem_codec,
+                        bitrate=bits,
+                        bit_depth=bit_depth or 24,
+                        tags=stem_tags(source.tags, track_name(path), None),
+                    )
+                ]
+            return [w.commit() for w in writers.values()]  # ... before any rename
+        finally:
+            for w in writers.values():
+                w.abort()  # the stems not yet renamed into place, the stem.mp4 staging files
 
 
 def _full_scale(name: str, writers: list[StemWriter], mode: ClipMode, notify: Notify) -> float:
@@ -480,6 +543,111 @@ def _full_scale(name: str, writers: list[StemWriter], mode: ClipMode, notify: No
     return 1.0
 
 
+STEMS_FORMAT = "stem.mp4"
+STEMS_TEMPLATE = "{track}.{ext}"
+"""Where a `stem.mp4` goes under the default filename template (one file per track)."""
+
+
+def output_naming(
+    file_format: str, template: str, stems: Sequence[str]
+) -> tuple[str, list[str], str]:
+    """`(template, names, ext)` of the files a separation writes: one per stem, or for
+    `stem.mp4` one per track, named `{stem}` = `stems` (the default template becomes
+    `STEMS_TEMPLATE`)."""
+    fmt = output_format(file_format)
+    if fmt.name == STEMS_FORMAT:
+        return (
+            (STEMS_TEMPLATE if template == DEFAULT_FILENAME else template),
+            ["stems"],
+            fmt.extension,
+        )
+    return template, list(stems), fmt.extension
+
+
+def stem_slots(
+    identifier: str, model_stems: Sequence[str], available: Sequence[str]
+) -> dict[str, tuple[str, ...]]:
+    """The stems summed into each NI Stems slot (drums, bass, other, vocals), or a one-line
+    `ConfigError` for a model without drums, bass and vocals.
+
+    Drums, bass and vocals are the model's stems of those names; `other` is the sum of every
+    other model stem (Spleeter 5-stem: piano + other; a 6-stem model: guitar + piano + other),
+    else the model's derived `other` stem, else `()`: the mixture minus the other three.
+    """
+    missing = [s for s in ("drums", "bass", "vocals") if s not in model_stems]
+    if missing:
+        raise ConfigError(
+            f"stem.mp4 needs drums, bass and vocals; model {identifier!r} gives "
+            f"{', '.join(available)} (no {', '.join(missing)})"
+        )
+    rest = tuple(s for s in model_stems if s not in ("drums", "bass", "vocals"))
+    if not rest and "other" in available:
+        rest = ("other",)
+    slots = {"drums": ("drums",), "bass": ("bass",), "other": rest, "vocals": ("vocals",)}
+    return {slot: slots[slot] for slot in STEM_SLOTS}
+
+
+def fill_slots(
+    slots: Mapping[str, tuple[str, ...]], blocks: Mapping[str, Tensor], mixture: Tensor
+) -> dict[str, Tensor]:
+    """`{mixture, drums, bass, other, vocals}` blocks from the model's stems (`stem_slots`)."""
+    out = {"mixture": mixture}
+    for slot, parts in slots.items():
+        if parts:
+            total = blocks[parts[0]].clone()
+            for part in parts[1:]:
+                total += blocks[part]
+        else:
+            total = mixture.clone()
+            for other in ("drums", "bass", "vocals"):
+                total -= out[other] if other in out else blocks[other]
+        out[slot] = total
+    return out
+
+
+def write_stems_file(
+    destination: Path,
+    staged: Sequence[Path],
+    frames: int,
+    *,
+    codec: Codec,
+    bitrate: int | None,
+    bit_depth: int,
+    tags: Mapping[str, str],
+) -> Path:
+    """Encode five finished float32 stems into an NI Stems file, prove each of its streams
+    decodes to `frames`, and rename it onto `destination`."""
+    from splifft_core import atomic
+    from splifft_core.audio import write_reason
+    from splifft_core.media import probe_media
+
+    try:
+        temp = atomic.create_temp(destination)
+    except OSError as exc:
+        raise OutputError(
+            f"{destination.parent}: cannot write output ({exc.strerror or exc})"
+        ) from None
+    try:
+        try:
+            encode_stems_mp4(
+                staged, temp, codec=codec, bitrate=bitrate, bit_depth=bit_depth, tags=tags
+            )
+            lengths = [probe_media(temp, i).frames for i in range(len(staged))]
+        except OutputError:
+            raise
+        except Exception as exc:
+            reason = write_reason(exc, None, destination.parent)
+            raise OutputError(f"{destination}: cannot write output ({reason})") from None
+        if any(n != frames for n in lengths):
+            raise OutputError(
+                f"{destination}: cannot write output (the file is incomplete after closing)"
+            )
+        return atomic.commit(temp, destination)
+    except BaseException:
+        atomic.discard(temp)
+        raise
+
+
 def _fit_length(array: np.ndarray, frames: int) -> np.ndarray:
     if len(array) >= frames:
         return array[:frames]
@@ -488,6 +656,14 @@ def _fit_length(array: np.ndarray, frames: int) -> np.ndarray:
 
 TEMPLATE_FIELDS = ("track", "stem", "ext", "input_ext", "model")
 """The fields of a filename template (`DEFAULT_FILENAME`)."""
+
+
+def track_name(path: Path) -> str:
+    """The input's name without its extension (`{track}`); a `.stem.mp4` loses both suffixes."""
+    name = path.name
+    if name.lower().endswith(".stem.mp4"):
+        return name[: -len(".stem.mp4")] or path.stem
+    return path.stem
 
 
 def output_path(
@@ -499,7 +675,7 @@ def output_path(
     `input_ext` (the input's extension without the dot) and `model`.
     """
     fields = {
-        "track": track.stem,
+        "track": track_name(track),
         "stem": stem,
         "ext": ext,
         "input_ext": track.suffix.lstrip("."),

@@ -1,4 +1,4 @@
-"""`splifft eval`: score a model, or stems already produced, on a MUSDB18-HQ-style dataset."""
+"""`splifft eval`: score a model, or stems already produced, on a MUSDB18(-HQ)-style dataset."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ Score separations with MSST's metrics (sdr, si_sdr, l1_freq, log_wmse, aura_stft
 bleedless, fullness) and bss_sdr, the median over 1-second frames of the BSS-Eval v4 SDR that
 papers report. A dataset folder holds one folder per track with mixture.wav and one
 <stem>.wav per stem (MUSDB18-HQ layout; .flac or any format `splifft run` reads works too).
+A <track>.stem.mp4 file is a track too (MUSDB18 layout): audio stream 0 is the mixture and
+streams 1-4 are drums, bass, other and vocals; one folder may mix both layouts. A model or
+estimate stem accompaniment (or instrumental) that a track lacks is scored against the sum
+of its non-vocal stems (MUSDB: drums + bass + other).
 Either separate each mixture with a model, scoring the stems both it and the track have:
   splifft eval [--model ID] DATASET_DIR
-or score stems already produced (same layout; references need mixture.wav for log_wmse):
+or score stems already produced (<track>/<stem>.wav; references need a mixture for log_wmse):
   splifft eval --estimates DIR --references DIR
 Prints a table per track and stem with the mean and median per stem."""
 
@@ -42,7 +46,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "dataset", nargs="?", type=Path, metavar="DATASET_DIR", help="track folders to separate"
+        "dataset",
+        nargs="?",
+        type=Path,
+        metavar="DATASET_DIR",
+        help="tracks to separate: folders, .stem.mp4 files",
     )
     parser.add_argument(
         "-m", "--model", help="model identifier or manifest JSON (default: the default_model)"

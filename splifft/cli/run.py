@@ -11,12 +11,12 @@ from typing import Any
 
 from splifft.cli import render
 
-FORMATS = ("flac", "wav")
 BIT_DEPTHS = (16, 24, 32)
 
 
 def add_parser(subparsers: Any) -> None:
     from splifft_core.config import DEFAULT_FILENAME
+    from splifft_core.encoding import FORMATS
     from splifft_core.user_config import BUILTIN_DEFAULT_MODEL
 
     parser = subparsers.add_parser(
@@ -55,15 +55,36 @@ def add_parser(subparsers: Any) -> None:
         "{model}; it must give every stem its own path "
         f"(default: {DEFAULT_FILENAME})",
     )
+    lossy = ", ".join(
+        f"{f.name} {f.default_bitrate // 1000}k" for f in FORMATS.values() if f.default_bitrate
+    )
     parser.add_argument(
-        "--format", choices=FORMATS, default="flac", help="output format (default: flac)"
+        "--format",
+        choices=list(FORMATS),
+        default="flac",
+        metavar="FORMAT",
+        help="output format: "
+        + "; ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
+        + ". stem.mp4 writes one file per track, {track}.stem.mp4 under the default "
+        "--filename (default: flac)",
     )
     parser.add_argument(
         "--bit-depth",
         type=int,
         choices=BIT_DEPTHS,
         default=None,
-        help="16 or 24-bit PCM, or 32-bit float (wav only) (default: 24)",
+        help="lossless formats: 16 or 24-bit PCM, or 32-bit float (wav only) (default: 24)",
+    )
+    parser.add_argument(
+        "--bitrate",
+        metavar="RATE",
+        help=f"lossy formats: bits per second, e.g. 192k (defaults: {lossy})",
+    )
+    parser.add_argument(
+        "--stem-codec",
+        choices=("aac", "alac"),
+        default="aac",
+        help="the codec of a stem.mp4's five streams (default: aac)",
     )
     parser.add_argument(
         "--stems", help="comma-separated stems to write (default: all), e.g. vocals,instrum"
@@ -100,6 +121,13 @@ def add_parser(subparsers: Any) -> None:
         "--downmix",
         action="store_true",
         help="mix down inputs with more channels than the model takes",
+    )
+    parser.add_argument(
+        "--stream",
+        type=int,
+        default=0,
+        metavar="N",
+        help="audio stream N of a media file with several (0: the first) (default: 0)",
     )
     parser.add_argument(
         "--clip-mode",
@@ -163,7 +191,7 @@ def collect_inputs(paths: list[Path], output: Path | None = None) -> list[Track]
     return list(found.values())
 
 
-def check_input(path: Path) -> None:
+def check_input(path: Path, stream: int = 0) -> None:
     """A regular, readable audio file, or a one-line `AudioError` naming it."""
     from splifft_core.audio import probe
     from splifft_core.errors import AudioError
@@ -173,7 +201,7 @@ def check_input(path: Path) -> None:
             f"{path}: not a regular file (pipes and devices are not supported; save it to a "
             "file first)"
         )
-    probe(path)
+    probe(path, stream)
 
 
 def check_writable(folder: Path) -> None:
@@ -225,16 +253,18 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from splifft_core.audio import check_output_format
+    from splifft_core.encoding import parse_bitrate
     from splifft_core.errors import AudioError
 
     file_format = args.format
-    bit_depth = args.bit_depth or 24
-    check_output_format(file_format, bit_depth)
+    bit_depth = args.bit_depth
+    args.bitrate = parse_bitrate(args.bitrate)
+    check_output_format(file_format, bit_depth, args.bitrate, args.stem_codec)
     tracks = collect_inputs(list(args.inputs), args.output)
     good: list[Track] = []
     for track in tracks:
         try:
-            check_input(track[0])
+            check_input(track[0], args.stream)
         except AudioError as exc:
             if len(tracks) == 1:
                 raise
@@ -257,7 +287,7 @@ def separate_all(
     tracks: list[Track],
     inputs: list[Path],
     file_format: str,
-    bit_depth: int,
+    bit_depth: int | None,
 ) -> int:
     """Check every setting and output path, then separate `tracks`; returns the failures."""
     from pydantic import ValidationError
@@ -266,10 +296,13 @@ def separate_all(
     from splifft_core.errors import ConfigError, SplifftError
     from splifft_core.registry import resolve_manifest
     from splifft_core.separator import (
+        STEMS_FORMAT,
         check_chunking,
         needed_model_stems,
+        output_naming,
         plan_outputs,
         resolve_device,
+        stem_slots,
     )
     from splifft_core.user_config import default_model
 
@@ -279,6 +312,12 @@ def separate_all(
     manifest = resolve_manifest(model).manifest
     requested = stems or manifest.all_stems
     needed = needed_model_stems(requested, manifest.stems, manifest.derived_stems)
+    if file_format == STEMS_FORMAT:
+        if stems:
+            raise ConfigError(
+                "--stems does not apply to stem.mp4 (it holds drums, bass, other and vocals)"
+            )
+        stem_slots(manifest.identifier, manifest.stems, manifest.all_stems)
     overrides = {
         "chunk_size": args.chunk_size,
         "overlap_ratio": args.overlap,
@@ -303,11 +342,12 @@ def separate_all(
             identifier=manifest.identifier,
         )
     protected = [p.resolve() for p in inputs]
+    template, names, ext = output_naming(file_format, args.filename, requested)
     plans = plan_outputs(
         [(path, args.output / sub) for path, sub in tracks],
-        args.filename,
-        requested,
-        file_format,
+        template,
+        names,
+        ext,
         manifest.identifier,
         protected,
     )
@@ -339,12 +379,15 @@ def separate_all(
                         filename=args.filename,
                         file_format=file_format,
                         bit_depth=bit_depth,
+                        bitrate=args.bitrate,
+                        stem_codec=args.stem_codec,
                         stems=stems,
                         downmix=args.downmix,
                         protected=protected,
                         on_progress=on_progress,
                         clip_mode=args.clip_mode,
                         notify=render.warn,
+                        stream=args.stream,
                     )
             except SplifftError as exc:
                 if len(inputs) == 1:
