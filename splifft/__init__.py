@@ -5,6 +5,7 @@ import splifft
 
 separator = splifft.load("bs_roformer-lu-viperx")
 stems = separator.separate(audio, sample_rate=44100)  # {"vocals": tensor, "instrum": tensor}
+pitch = splifft.load_analyzer("pesto-riou-mir1k_g7").analyze(audio, sample_rate=44100)
 ```
 """
 
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from splifft_core import __version__
 
 if TYPE_CHECKING:
-    from splifft_core.api import load
+    from splifft_core.analyzer import Analyzer
+    from splifft_core.api import load, load_analyzer
     from splifft_core.separator import Separator
 
-__all__ = ["Separator", "__version__", "load"]
+__all__ = ["Analyzer", "Separator", "__version__", "load", "load_analyzer"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,6 +29,14 @@ def __getattr__(name: str) -> Any:
         from splifft_core.api import load
 
         return load
+    if name == "load_analyzer":
+        from splifft_core.api import load_analyzer
+
+        return load_analyzer
+    if name == "Analyzer":
+        from splifft_core.analyzer import Analyzer
+
+        return Analyzer
     if name == "Separator":
         from splifft_core.separator import Separator
 

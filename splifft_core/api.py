@@ -15,6 +15,9 @@ from splifft_core.plugins import PluginHost, get_host
 from splifft_core.registry import ManifestEntry, resolve_manifest
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from splifft_core.analyzer import Analyzer
     from splifft_core.hub import DownloadProgress, Notify
     from splifft_core.models import ArchitectureSpec
     from splifft_core.separator import Separator
@@ -42,16 +45,18 @@ def inference_config(manifest: Manifest, **overrides: Any) -> InferenceConfig:
 
 
 def check_manifest_against_params(manifest: Manifest, params: Any) -> None:
-    declared = {
-        "stems": list(manifest.stems),
+    """The manifest's stems (a separator's), sample rate and channels are its params'."""
+    declared: dict[str, Any] = {
         "sample_rate": manifest.sample_rate,
         "channels": manifest.channels,
     }
-    actual = {
-        "stems": list(params.output_stem_names),
+    actual: dict[str, Any] = {
         "sample_rate": int(params.sample_rate),
         "channels": int(params.audio_channels),
     }
+    if manifest.task == "separation":
+        declared["stems"] = list(manifest.stems)
+        actual["stems"] = list(params.output_stem_names)
     for key, value in declared.items():
         if actual[key] != value:
             raise ManifestError(
@@ -85,16 +90,13 @@ def load(
     each download. The inference keywords override the manifest's defaults; `tune_malloc` and
     `fast_kernels` are `Separator.from_spec`'s (`None`: the `SPLIFFT_*` settings).
     """
-    entry: ManifestEntry = resolve_manifest(model, host)
+    entry, spec, params = _resolve(model, host)
     manifest = entry.manifest
-    spec = architecture_for(manifest, host)
-    try:
-        params = spec.parse_params(manifest.params)
-    except ValidationError as exc:
-        raise ManifestError(
-            f"{entry.origin}: model {manifest.identifier!r}: invalid params for {spec.name!r}: "
-            f"params.{validation_message(exc)}"
-        ) from None
+    if manifest.task != "separation":
+        raise ConfigError(
+            f"model {manifest.identifier!r} is a {manifest.task} model: use "
+            f"splifft.load_analyzer({manifest.identifier!r}).analyze(audio, sample_rate)"
+        )
     check_manifest_against_params(manifest, params)
     config = inference_config(
         manifest,
@@ -121,4 +123,65 @@ def load(
         identifier=manifest.identifier,
         tune_malloc=tune_malloc,
         fast_kernels=fast_kernels,
+    )
+
+
+def _resolve(
+    model: str | Path, host: PluginHost | None
+) -> tuple[ManifestEntry, ArchitectureSpec, BaseModel]:
+    """The manifest, its architecture's spec and the validated params."""
+    entry: ManifestEntry = resolve_manifest(model, host)
+    manifest = entry.manifest
+    spec = architecture_for(manifest, host)
+    try:
+        params = spec.parse_params(manifest.params)
+    except ValidationError as exc:
+        raise ManifestError(
+            f"{entry.origin}: model {manifest.identifier!r}: invalid params for {spec.name!r}: "
+            f"params.{validation_message(exc)}"
+        ) from None
+    if spec.task != manifest.task:
+        raise ManifestError(
+            f"{entry.origin}: model {manifest.identifier!r} says task {manifest.task!r}, its "
+            f"architecture {spec.name!r} is a {spec.task} model"
+        )
+    return entry, spec, params
+
+
+def load_analyzer(
+    model: str | Path,
+    *,
+    device: str | None = "auto",
+    batch_size: int | None = None,
+    precision: Precision | None = None,
+    host: PluginHost | None = None,
+    notify: Notify | None = None,
+    on_download: DownloadProgress | None = None,
+) -> Analyzer:
+    """An analyzer (pitch, notes, beats) for a registry identifier or a manifest JSON file.
+
+    `load`'s sibling for analysis models, so that each returns one type: weights are fetched
+    and verified the same way; `batch_size` and `precision` default to the manifest's.
+    """
+    entry, spec, params = _resolve(model, host)
+    manifest = entry.manifest
+    if manifest.task == "separation":
+        raise ConfigError(
+            f"model {manifest.identifier!r} separates stems: use splifft.load("
+            f"{manifest.identifier!r}).separate(audio, sample_rate)"
+        )
+    check_manifest_against_params(manifest, params)
+    from splifft_core import hub
+
+    weights = hub.fetch_weights(manifest, entry.base_dir, notify, on_download)
+    from splifft_core.analyzer import Analyzer  # torch: only once the weights are here
+
+    return Analyzer.from_spec(
+        spec,
+        params,
+        weights or None,
+        device=device,
+        batch_size=batch_size or manifest.inference.batch_size,
+        precision=precision or "float32",
+        identifier=manifest.identifier,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from splifft_core.analysis import FrameModelParamsLike
 from splifft_core.config import InferenceConfig
 from splifft_core.manifest import DerivedStem
 from splifft_core.types import ChunkLayout, PaddingMode, WindowShape, WindowTensor
@@ -459,3 +460,117 @@ def average_streams(
         assert total is not None
         yield position, total / count
         position = stop
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """How an analysis model's chunks tile a track (`splifft_core.analysis`)."""
+
+    chunk_size: int
+    chunk_hop: int
+    lead_padding: int
+    border: int
+    frames: int
+    """Frames of the whole track."""
+    chunks: int
+    keep_stop: int | None
+    """Chunk frames kept: `[border, keep_stop)`; `None`: `[border, F − border)` (a custom
+    `chunk_hop`, whose frames need not tile it exactly, e.g. Basic Pitch's windows)."""
+
+
+def plan_frames(samples: int, params: FrameModelParamsLike) -> FramePlan:
+    """The chunk layout of `params` (a `FrameModelParamsLike`) over `samples` samples: chunk i
+    reads `[i·chunk_hop − lead_padding, … + chunk_size)`, keeps its frames `[border, F − border)`;
+    enough chunks run to give `frame_count(samples)` frames."""
+    chunk_size, frame_hop = int(params.chunk_size), int(params.frame_hop)
+    border = int(params.chunk_border)
+    chunk_hop = getattr(params, "chunk_hop", None)
+    chunk_hop = int(chunk_hop) if chunk_hop else chunk_size - 2 * border * frame_hop
+    lead = getattr(params, "lead_padding", None)
+    lead = int(lead) if lead is not None else border * frame_hop
+    count = getattr(params, "frame_count", None)
+    frames = int(count(samples)) if callable(count) else samples // frame_hop + 1
+    if chunk_hop <= 0:
+        raise ValueError(
+            f"chunk_size {chunk_size} leaves no frames after a border of {border} frames "
+            f"of {frame_hop} samples on each side"
+        )
+    custom = bool(getattr(params, "chunk_hop", None))
+    if not custom and chunk_hop % frame_hop:
+        raise ValueError(f"chunk_size {chunk_size} is not a multiple of frame_hop {frame_hop}")
+    kept = max(1, chunk_hop // frame_hop)
+    # Chunks until the kept frames reach `frames` and the chunks reach the track's end.
+    chunks = max(1, math.ceil(frames / kept), math.ceil((samples + lead) / chunk_hop))
+    stop = None if custom else border + kept
+    return FramePlan(chunk_size, chunk_hop, lead, border, frames, chunks, stop)
+
+
+def stitch_frames(
+    model: nn.Module,
+    source: AudioSource,
+    params: FrameModelParamsLike,
+    *,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "float32",
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, np.ndarray]:
+    """Run an analysis `model` over the chunked source; the frame activations of the track.
+
+    The network maps `(batch, channels, chunk_size)` to `{name: (batch, F, ...)}`; each chunk's
+    frames `[border, F − border)` are kept and concatenated, then cut to the track's frame
+    count (`plan_frames`). Memory: one batch of chunks plus the activations (a few values per
+    frame). Outside the track the chunks read zeros.
+    """
+    plan = plan_frames(source.length, params)
+    channels = source.channels
+    parts: dict[str, list[np.ndarray]] = {}
+    held = 0
+    chunk_batch = torch.empty(batch_size, channels, plan.chunk_size)
+    autocast = precision_autocast(device, precision)
+    for first in range(0, plan.chunks, batch_size):
+        n = min(batch_size, plan.chunks - first)
+        for j in range(n):
+            start = (first + j) * plan.chunk_hop - plan.lead_padding
+            chunk_batch[j] = read_padded(source, start, start + plan.chunk_size, "constant")
+        chunks = chunk_batch[:n].to(device)
+        with torch.inference_mode():
+            if autocast is not None:
+                with autocast:
+                    out = model(chunks)
+            else:
+                out = model(chunks)
+        if not isinstance(out, dict) or not out:
+            raise ValueError(
+                f"an analysis network returns a dict of activations, got {type(out).__name__}"
+            )
+        for name, value in out.items():
+            value = value.float()
+            if value.dim() < 2 or value.shape[0] != n:
+                raise ValueError(
+                    f"activation {name!r} has shape {tuple(value.shape)}, expected "
+                    f"({n}, frames, ...)"
+                )
+            frames = value.shape[1]
+            stop = frames - plan.border if plan.keep_stop is None else plan.keep_stop
+            if stop <= plan.border or stop > frames:
+                raise ValueError(
+                    f"activation {name!r} has {frames} frames per chunk; "
+                    f"{plan.chunk_size // max(1, int(params.frame_hop))} expected "
+                    f"(a border of {plan.border} frames on each side)"
+                )
+            kept = value[:, plan.border : stop].cpu().numpy()
+            parts.setdefault(name, []).append(kept.reshape(-1, *kept.shape[2:]))
+        held = sum(len(p) for p in next(iter(parts.values())))
+        if on_progress is not None:
+            on_progress(first + n, plan.chunks)
+        if held >= plan.frames:
+            break
+    result: dict[str, np.ndarray] = {}
+    for name, chunks_out in parts.items():
+        joined = np.concatenate(chunks_out)
+        if len(joined) < plan.frames:  # a network giving fewer frames than its hop covers
+            pad = np.zeros((plan.frames - len(joined), *joined.shape[1:]), joined.dtype)
+            joined = np.concatenate([joined, pad])
+        result[name] = np.ascontiguousarray(joined[: plan.frames])
+    return result

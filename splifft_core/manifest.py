@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from splifft_core.types import ChunkLayout, OverlapRatio, PaddingMode, WindowShape
+from splifft_core.types import ChunkLayout, OverlapRatio, PaddingMode, Task, WindowShape
 
 IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*$"
 """`{architecture}-{first_author}-{unique_name}`: lowercase, underscores inside a part."""
@@ -296,8 +296,11 @@ class Manifest(_Strict):
     """The distribution that provides `architecture`, e.g. `splifft-plugin-roformer`."""
     params: dict[str, Any] = Field(default_factory=dict)
     """The architecture's params, validated by its plugin's params model."""
-    stems: list[str] = Field(min_length=1)
-    """The model's output stems, in output order."""
+    task: Task = "separation"
+    """What the model outputs: stems (`separation`), a pitch track (`pitch`), note events
+    (`notes`) or beat and downbeat times (`beats`); see `splifft_core.analysis`."""
+    stems: list[str] = Field(default_factory=list)
+    """The model's output stems, in output order (a separator's; empty for analysis models)."""
     sample_rate: int = Field(gt=0)
     channels: int = Field(gt=0)
     resources: list[Resource] = Field(default_factory=list)
@@ -321,6 +324,10 @@ class Manifest(_Strict):
                 f"identifier {self.identifier!r} must start with its architecture "
                 f"{self.architecture!r} followed by '-'"
             )
+        if self.task == "separation" and not self.stems:
+            raise ValueError("a separation model needs its stems (at least one)")
+        if self.task != "separation" and (self.stems or self.derived_stems):
+            raise ValueError(f"a {self.task} model has no stems (it writes {self.task} files)")
         names = [r.filename for r in self.resources]
         if len(set(names)) != len(names):
             raise ValueError("resource file names must be unique")

@@ -21,6 +21,7 @@ from splifft_core.types import (
     ModelOutputStemName,
     ModelType,
     SampleRate,
+    Task,
 )
 
 if TYPE_CHECKING:
@@ -123,14 +124,24 @@ class ArchitectureSpec:
     Raises `splifft_core.errors.MsstConfigError` for keys it does not understand.
     """
     description: str = ""
+    task: Task = "separation"
+    """What the network outputs (`splifft_core.analysis`): stems, or for `pitch`, `notes` and
+    `beats` frame activations `{name: (batch, frames, ...)}` that `decoder` turns into events."""
+    decoder: str | None = None
+    """`"module:callable"`, `(activations: dict[str, np.ndarray], params) -> PitchTrack | Notes |
+    Beats`: an analysis model's postprocessing (peak picking, note creation), as its reference
+    does it. Required for every task but `separation`."""
 
     def __post_init__(self) -> None:
+        if self.task != "separation" and self.decoder is None:
+            raise ValueError(f"architecture {self.name!r}: a {self.task} model needs a decoder")
         for field_name in (
             "model_factory",
             "checkpoint_transform",
             "stem_selection",
             "checkpoint_loader",
             "msst_import",
+            "decoder",
         ):
             value = getattr(self, field_name)
             if value is not None and (value.count(":") != 1 or value.startswith(":")):

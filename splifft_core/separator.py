@@ -399,6 +399,7 @@ class Separator:
         clip_mode: ClipMode = "rescale",
         notify: Notify | None = None,
         stream: int = 0,
+        on_stem_block: Callable[[str, Tensor], None] | None = None,
     ) -> list[Path]:
         """Separate an audio file into stem files, streamed, written atomically.
 
@@ -414,6 +415,8 @@ class Separator:
         full scale (`splifft_core.audio.ClipMode`); `notify` receives one-line warnings (stems
         rescaled or clipped, an input shorter than its header says; default: the `splifft`
         logger). `stream` picks the audio stream of a media file (0: the first).
+        `on_stem_block(stem, block)` sees every requested stem's `(channels, n)` blocks at the
+        model's rate, in order (e.g. to analyse a stem without reading it back).
         """
         path = Path(path)
         bits = parse_bitrate(bitrate)
@@ -488,6 +491,8 @@ class Separator:
                         n = next(iter(blocks.values())).shape[-1]
                         blocks = fill_slots(slots, blocks, source.read(offset, offset + n))
                     for stem, block in blocks.items():
+                        if on_stem_block is not None:
+                            on_stem_block(stem, block)
                         array = block.numpy().T
                         if out_channels == 1 and array.shape[1] > 1:
                             array = array.mean(axis=1, keepdims=True)

@@ -209,6 +209,20 @@ Turns the network's output back into waveforms `(batch, stems, channels, chunk_s
 applying a spectrogram mask to the mixture spectrogram and taking the ISTFT.
 """
 
+Task: TypeAlias = Literal["separation", "pitch", "notes", "beats"]
+"""What a model outputs: stems (`separation`), a fundamental-frequency track (`pitch`, e.g.
+PESTO), note events (`notes`, e.g. Basic Pitch) or beat and downbeat times (`beats`, e.g.
+Beat This!). Analysis models share the chunked loop up to the network, which returns
+frame-level activations instead of stems."""
+
+FrameHop: TypeAlias = Gt0
+"""The step, in samples, between two frames of an analysis model's activations (e.g. 441 at
+22 050 Hz: 50 frames per second)."""
+
+ChunkBorder: TypeAlias = Ge0
+"""Frames dropped at each edge of a chunk's activations, where the network lacks context; the
+chunks overlap by twice this so that the kept frames tile the track."""
+
 Identifier: TypeAlias = str
 """`{architecture}-{first_author}-{unique_name_short}`, use underscore if it has spaces"""
 

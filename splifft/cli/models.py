@@ -29,6 +29,11 @@ def add_parser(subparsers: Any) -> None:
     ls.add_argument("--all", action="store_true", help="every known manifest")
     ls.add_argument("--stem", help="only models that output this stem (derived stems included)")
     ls.add_argument("--arch", help="only models of this architecture")
+    ls.add_argument(
+        "--task",
+        choices=("separation", "pitch", "notes", "beats"),
+        help="only models of this task (stems, a pitch track, note events, beats)",
+    )
     ls.add_argument("--json", action="store_true", help="print a JSON array")
     ls.set_defaults(handler=run_ls)
 
@@ -134,6 +139,15 @@ def _plugin_of(entry: ManifestEntry, ctx: Context) -> str | None:
     return entry.manifest.plugin or ctx.distributions.get(entry.manifest.architecture)
 
 
+def _outputs(manifest: Any) -> list[str]:
+    """What `splifft run` writes per track: the stems, or an analysis task's files."""
+    from splifft_core.analysis import ANALYSIS_OUTPUTS
+
+    if manifest.task == "separation":
+        return list(manifest.all_stems)
+    return list(ANALYSIS_OUTPUTS[manifest.task])
+
+
 def model_row(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
     from splifft_core.hub import resource_states
 
@@ -143,6 +157,8 @@ def model_row(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
     return {
         "identifier": manifest.identifier,
         "architecture": manifest.architecture,
+        "task": manifest.task,
+        "outputs": _outputs(manifest),
         "stems": manifest.all_stems,
         "model_stems": list(manifest.stems),
         "derived_stems": list(manifest.derived_stems),
@@ -192,6 +208,8 @@ def run_ls(args: argparse.Namespace) -> int:
             continue
         if args.stem and args.stem not in m.all_stems:
             continue
+        if args.task and m.task != args.task:
+            continue
         row = model_row(entry, ctx)
         shown = row["plugin_installed"] or m.architecture in ctx.conflicts
         if not args.all and not (shown or (row["has_weights"] and row["cached"])):
@@ -211,7 +229,8 @@ def run_ls(args: argparse.Namespace) -> int:
         cells.append(
             [
                 row["identifier"],
-                ", ".join(row["stems"]),
+                row["task"],
+                ", ".join(row["outputs"]),
                 "yes" if row["cached"] else "no",
                 human_size(row["size"]),
                 _sdr_text(row["metrics"]) or "-",
@@ -226,7 +245,8 @@ def run_ls(args: argparse.Namespace) -> int:
         f"{len(rows)} model{'' if len(rows) == 1 else 's'}",
         [
             render.Column("model", no_wrap=True),
-            "stems",
+            "task",
+            "outputs",
             "cached",
             render.Column("size", justify="right"),
             "sdr",
@@ -267,6 +287,8 @@ def info_dict(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
     return {
         "identifier": manifest.identifier,
         "architecture": manifest.architecture,
+        "task": manifest.task,
+        "outputs": _outputs(manifest),
         "description": manifest.description,
         "manifest": {"source": entry.source, "origin": entry.origin},
         "plugin": _plugin_of(entry, ctx),
@@ -306,14 +328,21 @@ def run_info(args: argparse.Namespace) -> int:
         f"  manifest:     {data['manifest']['source']} ({data['manifest']['origin']})",
         f"  license:      {data['license'] or 'unknown'}",
         f"  authors:      {', '.join(data['authors']) or '-'}",
-        f"  stems:        {', '.join(data['model_stems'])}",
+        f"  task:         {data['task']}",
+        f"  stems:        {', '.join(data['model_stems'])}"
+        if data["task"] == "separation"
+        else f"  outputs:      {', '.join(data['outputs'])} per track",
     ]
     if data["derived_stems"]:
         lines.append(f"  derived:      {', '.join(data['derived_stems'])}")
     lines += [
         f"  sample rate:  {data['sample_rate']} Hz, {data['channels']} channels",
         "  inference:    "
-        + ", ".join(f"{k}={v}" for k, v in data["inference"].items() if v is not None),
+        + ", ".join(
+            f"{k}={v}"
+            for k, v in data["inference"].items()
+            if v is not None and (data["task"] == "separation" or k == "batch_size")
+        ),
         f"  params:       {json.dumps(data['params'])}",
     ]
     if data["metrics"]:

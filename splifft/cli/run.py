@@ -123,6 +123,20 @@ def add_parser(subparsers: Any) -> None:
         help="mix down inputs with more channels than the model takes",
     )
     parser.add_argument(
+        "--then",
+        action="append",
+        default=[],
+        metavar="MODEL:STEM",
+        help="after separating, run the analysis model MODEL (pitch, notes, beats) on the "
+        "separated STEM in memory, e.g. pesto-riou-mir1k_g7:vocals; it writes "
+        "{track}/{STEM}_pitch.csv (…_notes.mid, …_beats.tsv); repeatable",
+    )
+    parser.add_argument(
+        "--activations",
+        action="store_true",
+        help="analysis models: also write the frame activations ({track}/pitch.npz, …)",
+    )
+    parser.add_argument(
         "--stream",
         type=int,
         default=0,
@@ -310,7 +324,20 @@ def separate_all(
     model = args.model or default_model()
     # -- before any work: the model's facts, the settings, the device, every output path --
     manifest = resolve_manifest(model).manifest
+    if manifest.task != "separation":
+        if stems or args.then:
+            option = "--stems" if stems else "--then"
+            raise ConfigError(
+                f"{option} applies to separation models; {model} is a {manifest.task} model"
+            )
+        return analyze_all(args, tracks, inputs, manifest.identifier)
+    chains = parse_chains(args.then, manifest.all_stems)
     requested = stems or manifest.all_stems
+    for _, stem in chains:
+        if stem not in requested:
+            raise ConfigError(
+                f"--then {_}:{stem}: stem {stem!r} is not among the stems written ({', '.join(requested)})"
+            )
     needed = needed_model_stems(requested, manifest.stems, manifest.derived_stems)
     if file_format == STEMS_FORMAT:
         if stems:
@@ -370,7 +397,18 @@ def separate_all(
                 tune_malloc=args.tune_malloc,
                 fast_kernels=args.fast_kernels,
             )
+            analyzers = [
+                (api.load_analyzer(m, device=str(device), notify=render.note,
+                                   on_download=on_download), stem)
+                for m, stem in chains
+            ]  # fmt: skip
         for path, sub in tracks:
+            buffers: dict[str, list[Any]] = {stem: [] for _, stem in analyzers}
+
+            def tee(stem: str, block: Any, buffers: dict[str, list[Any]] = buffers) -> None:
+                if stem in buffers:
+                    buffers[stem].append(block.numpy().copy())
+
             try:
                 with render.chunks(path.name, args.quiet) as on_progress:
                     written = separator.separate_file(
@@ -388,6 +426,11 @@ def separate_all(
                         clip_mode=args.clip_mode,
                         notify=render.warn,
                         stream=args.stream,
+                        on_stem_block=tee if analyzers else None,
+                    )
+                for analyzer, stem in analyzers:
+                    written += analyze_stem(
+                        analyzer, stem, buffers.pop(stem), separator.sample_rate, path, args, sub
                     )
             except SplifftError as exc:
                 if len(inputs) == 1:
@@ -406,4 +449,104 @@ def separate_all(
         ) from None
     finally:
         remove_if_empty(created)
+    return failures
+
+
+def parse_chains(values: list[str], stems: list[str]) -> list[tuple[str, str]]:
+    """`--then MODEL:STEM` values as `(model, stem)`; one-line errors for malformed ones."""
+    from splifft_core.errors import ConfigError
+
+    chains: list[tuple[str, str]] = []
+    for value in values:
+        model, sep, stem = value.rpartition(":")
+        if not sep or not model or not stem:
+            raise ConfigError(
+                f"--then {value!r}: expected MODEL:STEM, e.g. pesto-riou-mir1k_g7:vocals "
+                f"(stems: {', '.join(stems)})"
+            )
+        chains.append((model, stem))
+    return chains
+
+
+def analyze_stem(
+    analyzer: Any,
+    stem: str,
+    blocks: list[Any],
+    sample_rate: int,
+    path: Path,
+    args: argparse.Namespace,
+    sub: Path,
+) -> list[Path]:
+    """Run a `--then` analyzer on a separated stem held in memory; write its files as
+    `{track}/{stem}_pitch.csv` (under the filename template, `{stem}` = `<stem>_<name>`)."""
+    import numpy as np
+
+    from splifft_core.analysis import write_result
+
+    audio = np.concatenate(blocks, axis=1) if blocks else np.zeros((1, 0), np.float32)
+    result = analyzer.analyze(audio, sample_rate)
+    paths = analyzer.output_paths(
+        args.output / sub, args.filename, path, args.activations, prefix=f"{stem}_"
+    )
+    written: list[Path] = write_result(
+        result, lambda name: paths[name], activations=args.activations
+    )
+    return written
+
+
+def analyze_all(
+    args: argparse.Namespace, tracks: list[Track], inputs: list[Path], model: str
+) -> int:
+    """`splifft run` with an analysis model: each track's pitch, notes or beats files."""
+    import splifft_core.api as api
+    from splifft_core.errors import SplifftError
+    from splifft_core.separator import resolve_device
+
+    device = resolve_device(args.device)
+    protected = [p.resolve() for p in inputs]
+    check_writable(args.output)
+    failures = 0
+    with render.downloads(args.quiet) as on_download:
+        analyzer = api.load_analyzer(
+            model,
+            device=str(device),
+            batch_size=args.batch_size,
+            precision=args.precision,
+            notify=render.note,
+            on_download=on_download,
+        )
+    plans = [
+        analyzer.output_paths(args.output / sub, args.filename, path, args.activations)
+        for path, sub in tracks
+    ]
+    owners: dict[Path, Path] = {}
+    for (path, _), plan in zip(tracks, plans, strict=True):
+        for dest in plan.values():
+            key = dest.resolve()
+            if key in owners and owners[key] != path:
+                from splifft_core.errors import OutputError
+
+                raise OutputError(f"{owners[key]} and {path} would both write {dest}; rename one")
+            owners[key] = path
+    for path, sub in tracks:
+        try:
+            with render.chunks(path.name, args.quiet) as on_progress:
+                written = analyzer.analyze_file(
+                    path,
+                    args.output / sub,
+                    filename=args.filename,
+                    activations=args.activations,
+                    protected=protected,
+                    on_progress=on_progress,
+                    notify=render.warn,
+                    stream=args.stream,
+                )
+        except SplifftError as exc:
+            if len(inputs) == 1:
+                raise
+            render.error(str(exc))
+            failures += 1
+            continue
+        for out in written:
+            print(out)
     return failures
