@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from splifft_core.analysis import (
     ANALYSIS_OUTPUTS,
@@ -29,7 +29,7 @@ from splifft_core.analysis import (
 from splifft_core.audio import FileSource, default_notify, map_channels, resample
 from splifft_core.config import DEFAULT_FILENAME
 from splifft_core.engine import ProgressCallback, TensorSource, stitch_frames
-from splifft_core.errors import AudioError, ConfigError, ModelOutputError, validation_message
+from splifft_core.errors import AudioError, ConfigError, ModelOutputError
 from splifft_core.hub import Notify
 from splifft_core.models import ArchitectureSpec, resolve
 from splifft_core.separator import (
@@ -37,6 +37,7 @@ from splifft_core.separator import (
     _load_weights,
     output_path,
     resolve_device,
+    validated_params,
 )
 from splifft_core.types import Task
 
@@ -74,14 +75,7 @@ class Analyzer:
             raise ConfigError(
                 f"{identifier}: architecture {spec.name!r} separates stems; use splifft.load"
             )
-        if not isinstance(params, BaseModel):
-            try:
-                params = spec.parse_params(params)
-            except ValidationError as exc:
-                raise ConfigError(
-                    f"{identifier}: invalid params for architecture {spec.name!r}: "
-                    f"{validation_message(exc)}"
-                ) from None
+        params = validated_params(spec, params, identifier)
         if not isinstance(params, FrameModelParamsLike):
             raise ConfigError(
                 f"architecture {spec.name!r}: params do not satisfy FrameModelParamsLike"

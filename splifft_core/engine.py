@@ -472,16 +472,34 @@ class FramePlan:
     border: int
     frames: int
     """Frames of the whole track."""
-    chunks: int
+    starts: tuple[int, ...]
+    """Each chunk's first sample (negative: before the track)."""
+    first_frames: tuple[int, ...]
+    """The track frame of each chunk's frame 0 (the default rule's; `frame_positions`)."""
     keep_stop: int | None
     """Chunk frames kept: `[border, keep_stop)`; `None`: `[border, F − border)` (a custom
     `chunk_hop`, whose frames need not tile it exactly, e.g. Basic Pitch's windows)."""
+    padding: PaddingMode
+    """What chunks read outside the track: `constant` (zeros) or `reflect`."""
+
+    @property
+    def chunks(self) -> int:
+        return len(self.starts)
 
 
 def plan_frames(samples: int, params: FrameModelParamsLike) -> FramePlan:
-    """The chunk layout of `params` (a `FrameModelParamsLike`) over `samples` samples: chunk i
-    reads `[i·chunk_hop − lead_padding, … + chunk_size)`, keeps its frames `[border, F − border)`;
-    enough chunks run to give `frame_count(samples)` frames."""
+    """The chunk layout of `params` over `samples` samples.
+
+    Chunk i reads `[i·chunk_hop − lead_padding, … + chunk_size)` (default `chunk_hop = chunk_size −
+    2·border·frame_hop`, `lead_padding = border·frame_hop`) and keeps `chunk_hop // frame_hop`
+    frames from its frame `border` on, which tile the track's `frame_count(samples)` frames
+    (default `samples // frame_hop + 1`). A `chunk_hop` that is not a whole number of frames
+    (Basic Pitch's windows) appends each chunk's frames `[border, F − border)` as they come.
+    Optional params:
+    `edge_padding` (`"zeros"` or `"reflect"`: what chunks read beyond the track's ends); and
+    `last_chunk = "end_aligned"`, which moves the last chunk back to end `border` frames past the
+    track's last frame, its frames already given by the chunk before kept from that one.
+    """
     chunk_size, frame_hop = int(params.chunk_size), int(params.frame_hop)
     border = int(params.chunk_border)
     chunk_hop = getattr(params, "chunk_hop", None)
@@ -495,14 +513,27 @@ def plan_frames(samples: int, params: FrameModelParamsLike) -> FramePlan:
             f"chunk_size {chunk_size} leaves no frames after a border of {border} frames "
             f"of {frame_hop} samples on each side"
         )
-    custom = bool(getattr(params, "chunk_hop", None))
-    if not custom and chunk_hop % frame_hop:
+    # Windows that do not fall on whole frames (Basic Pitch's) are joined as they come.
+    custom = chunk_hop % frame_hop != 0
+    if custom and not getattr(params, "chunk_hop", None):
         raise ValueError(f"chunk_size {chunk_size} is not a multiple of frame_hop {frame_hop}")
     kept = max(1, chunk_hop // frame_hop)
-    # Chunks until the kept frames reach `frames` and the chunks reach the track's end.
-    chunks = max(1, math.ceil(frames / kept), math.ceil((samples + lead) / chunk_hop))
+    if custom:  # windows until the kept frames reach `frames` and the audio's end
+        chunks = max(1, math.ceil(frames / kept), math.ceil((samples + lead) / chunk_hop))
+    else:
+        chunks = max(1, math.ceil(frames / kept))
+    starts = [i * chunk_hop - lead for i in range(chunks)]
+    first_frames = [i * kept - border for i in range(chunks)]
+    if getattr(params, "last_chunk", "continue") == "end_aligned" and chunks > 1 and not custom:
+        first_frames[-1] = frames - (kept + border)
+        starts[-1] = (first_frames[-1] + border) * frame_hop - lead
+    edge = getattr(params, "edge_padding", "zeros")
+    padding: PaddingMode = "reflect" if edge == "reflect" else "constant"
     stop = None if custom else border + kept
-    return FramePlan(chunk_size, chunk_hop, lead, border, frames, chunks, stop)
+    return FramePlan(
+        chunk_size, chunk_hop, lead, border, frames, tuple(starts), tuple(first_frames), stop,
+        padding,
+    )  # fmt: skip
 
 
 def stitch_frames(
@@ -518,32 +549,41 @@ def stitch_frames(
     """Run an analysis `model` over the chunked source; the frame activations of the track.
 
     The network maps `(batch, channels, chunk_size)` to `{name: (batch, F, ...)}`; each chunk's
-    frames `[border, F − border)` are kept and concatenated, then cut to the track's frame
-    count (`plan_frames`). Memory: one batch of chunks plus the activations (a few values per
-    frame). Outside the track the chunks read zeros.
+    frames `[border, F − border)` are kept and joined in track order, a frame given by two
+    chunks taken from the first, then cut to the track's frame count (`plan_frames`). A network
+    with `frame_positions = True` is also told where its chunks lie:
+    `model(chunks, first_frame=(batch,) int64 tensor, track_frames=int)`, e.g. to treat frames
+    outside the track as its reference does. Memory: one batch of chunks plus the activations
+    (a few values per frame).
     """
     plan = plan_frames(source.length, params)
     channels = source.channels
-    parts: dict[str, list[np.ndarray]] = {}
-    held = 0
+    positions = bool(getattr(model, "frame_positions", False))
+    result: dict[str, np.ndarray] = {}  # allocated once, filled in place: one copy of each
+    produced = 0
     chunk_batch = torch.empty(batch_size, channels, plan.chunk_size)
     autocast = precision_autocast(device, precision)
     for first in range(0, plan.chunks, batch_size):
         n = min(batch_size, plan.chunks - first)
         for j in range(n):
-            start = (first + j) * plan.chunk_hop - plan.lead_padding
-            chunk_batch[j] = read_padded(source, start, start + plan.chunk_size, "constant")
+            start = plan.starts[first + j]
+            chunk_batch[j] = read_padded(source, start, start + plan.chunk_size, plan.padding)
         chunks = chunk_batch[:n].to(device)
+        extra: dict[str, object] = {}
+        if positions:
+            where = plan.first_frames[first : first + n]
+            extra = {"first_frame": torch.tensor(where, device=device), "track_frames": plan.frames}
         with torch.inference_mode():
             if autocast is not None:
                 with autocast:
-                    out = model(chunks)
+                    out = model(chunks, **extra)
             else:
-                out = model(chunks)
+                out = model(chunks, **extra)
         if not isinstance(out, dict) or not out:
             raise ValueError(
                 f"an analysis network returns a dict of activations, got {type(out).__name__}"
             )
+        starts_here = produced
         for name, value in out.items():
             value = value.float()
             if value.dim() < 2 or value.shape[0] != n:
@@ -560,17 +600,20 @@ def stitch_frames(
                     f"(a border of {plan.border} frames on each side)"
                 )
             kept = value[:, plan.border : stop].cpu().numpy()
-            parts.setdefault(name, []).append(kept.reshape(-1, *kept.shape[2:]))
-        held = sum(len(p) for p in next(iter(parts.values())))
+            if name not in result:  # zeros: frames a network leaves uncovered stay 0
+                result[name] = np.zeros((plan.frames, *kept.shape[2:]), np.float32)
+            target = result[name]
+            produced = starts_here
+            for j in range(n):
+                block = kept[j]
+                if plan.keep_stop is not None:  # whole frames: place by track index
+                    at = plan.first_frames[first + j] + plan.border
+                    block = block[max(0, produced - at) :]  # keep the earlier chunk's frames
+                block = block[: max(0, plan.frames - produced)]
+                target[produced : produced + len(block)] = block
+                produced += len(block)
         if on_progress is not None:
             on_progress(first + n, plan.chunks)
-        if held >= plan.frames:
+        if produced >= plan.frames:
             break
-    result: dict[str, np.ndarray] = {}
-    for name, chunks_out in parts.items():
-        joined = np.concatenate(chunks_out)
-        if len(joined) < plan.frames:  # a network giving fewer frames than its hop covers
-            pad = np.zeros((plan.frames - len(joined), *joined.shape[1:]), joined.dtype)
-            joined = np.concatenate([joined, pad])
-        result[name] = np.ascontiguousarray(joined[: plan.frames])
     return result

@@ -183,14 +183,7 @@ class Separator:
         runs the network's linear layers through oneDNN on x86 (`splifft_core.kernels`; this
         network only); `False` leaves it on `F.linear`.
         """
-        if not isinstance(params, BaseModel):
-            try:
-                params = spec.parse_params(params)
-            except ValidationError as exc:
-                raise ConfigError(
-                    f"{identifier}: invalid params for architecture {spec.name!r}: "
-                    f"{validation_message(exc)}"
-                ) from None
+        params = validated_params(spec, params, identifier)
         if not isinstance(params, ModelParamsLike):
             raise ConfigError(f"architecture {spec.name!r}: params do not satisfy ModelParamsLike")
         inference = inference or InferenceConfig()
@@ -835,6 +828,21 @@ def check_chunking(
             f"{identifier}: chunk size {chunk} × batch size {batch} needs at least {_size(need)} "
             f"on {device}, which has {_size(have)}; use a smaller --batch-size or --chunk-size"
         )
+
+
+def validated_params(
+    spec: ArchitectureSpec, params: BaseModel | Mapping[str, Any], identifier: str
+) -> BaseModel:
+    """`params` as the architecture's params model, or a one-line `ConfigError`."""
+    if isinstance(params, BaseModel):
+        return params
+    try:
+        return spec.parse_params(params)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{identifier}: invalid params for architecture {spec.name!r}: "
+            f"{validation_message(exc)}"
+        ) from None
 
 
 def _load_weights(

@@ -433,10 +433,7 @@ def separate_all(
                         analyzer, stem, buffers.pop(stem), separator.sample_rate, path, args, sub
                     )
             except SplifftError as exc:
-                if len(inputs) == 1:
-                    raise
-                render.error(str(exc))
-                failures += 1
+                failures += track_failed(exc, inputs)
                 continue
             for out in written:
                 print(out)
@@ -542,11 +539,16 @@ def analyze_all(
                     stream=args.stream,
                 )
         except SplifftError as exc:
-            if len(inputs) == 1:
-                raise
-            render.error(str(exc))
-            failures += 1
+            failures += track_failed(exc, inputs)
             continue
         for out in written:
             print(out)
     return failures
+
+
+def track_failed(exc: Exception, inputs: list[Path]) -> int:
+    """One input failed: raise for a single input; with several, report it and count it."""
+    if len(inputs) == 1:
+        raise exc
+    render.error(str(exc))
+    return 1

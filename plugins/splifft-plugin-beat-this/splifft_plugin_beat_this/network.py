@@ -248,8 +248,33 @@ class BeatThisNetwork(nn.Module):
         out: dict[str, Tensor] = self.task_heads(x)
         return out
 
-    def forward(self, audio: Tensor) -> dict[str, Tensor]:
-        return self.forward_spect(self.spect(audio.mean(dim=1)))
+    frame_positions = True
+    """The engine passes where each chunk lies (`splifft_core.engine.stitch_frames`)."""
+
+    def forward(
+        self, audio: Tensor, first_frame: Tensor | None = None, track_frames: int | None = None
+    ) -> dict[str, Tensor]:
+        """Chunks → logits. With the chunks' positions, as the reference's spectrogram chunks:
+        frames outside the track are zero features, and a chunk ends `chunk_border` frames past
+        the track's last frame (a track shorter than a chunk runs as a shorter sequence)."""
+        spect = self.spect(audio.mean(dim=1))
+        if first_frame is None or track_frames is None:
+            return self.forward_spect(spect)
+        frames = spect.shape[1]
+        index = first_frame[:, None] + torch.arange(frames, device=spect.device)
+        outside = (index < 0) | (index >= track_frames)
+        spect = spect.masked_fill(outside[..., None], 0.0)
+        ends = (track_frames + self.params.chunk_border - first_frame).clamp(max=frames)
+        if bool((ends == frames).all()):
+            return self.forward_spect(spect)
+        parts = [self.forward_spect(spect[i : i + 1, : int(end)]) for i, end in enumerate(ends)]
+        out: dict[str, Tensor] = {}
+        for name in parts[0]:
+            padded = [
+                torch.nn.functional.pad(p[name], (0, frames - p[name].shape[1])) for p in parts
+            ]
+            out[name] = torch.cat(padded)
+        return out
 
 
 def build(params: BeatThisParams) -> BeatThisNetwork:

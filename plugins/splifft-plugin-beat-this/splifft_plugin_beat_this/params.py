@@ -25,7 +25,8 @@ class BeatThisParams(BaseModel):
     `lead_padding = chunk_border * frame_hop + n_fft // 2` zeros before the track put the first
     kept frame (`j = chunk_border` of chunk 0) on track sample 0, and `chunk_hop` is the
     reference's chunk step in samples. Every frame whose window lies inside the track is the
-    reference's frame exactly; see the README for the track edges.
+    reference's frame exactly; at the track's edges `edge_padding`, `last_chunk` and the network's
+    `frame_positions` reproduce the reference's zero frames and end-aligned last chunk.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,6 +42,13 @@ class BeatThisParams(BaseModel):
     chunk_border: int = Field(default=6, ge=0)
     """Frames dropped at each edge of a chunk's activations (`border_size`)."""
     output_names: tuple[str, ...] = ("beat", "downbeat")
+    edge_padding: Literal["reflect"] = "reflect"
+    """Beyond the track's ends the chunks read the track mirrored: the reference's centred STFT
+    reflects there (frames outside the track are then zeroed by the network, as the
+    reference's zero spectrogram frames)."""
+    last_chunk: Literal["end_aligned"] = "end_aligned"
+    """The reference moves its last chunk back to end `chunk_border` frames past the track's
+    last frame, earlier chunks' frames kept where they overlap (`keep_first`)."""
 
     # the log-mel front end (LogMelSpect)
     n_fft: int = Field(default=1024, gt=0)

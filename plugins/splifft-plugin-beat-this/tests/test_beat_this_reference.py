@@ -1,18 +1,16 @@
 """The network and the decoder against the reference package's own outputs (`beat-this==1.1.0`,
 random perturbed weights; see fixtures/make_beat_this_fixtures.py).
 
-Two ways through a track:
+Two ways through a track, both equal to the reference's frame logits:
 
 - the reference's: the whole track's centred log-mel spectrogram cut into chunks of spectrogram
   frames (`split_piece`, zero frames at the piece's edges, the last chunk moved to end at the
-  piece's end, keep_first), reproduced here around our `forward_spect`; it matches everywhere;
-- the engine's audio-chunk rule (`splifft_core.engine.stitch_frames`, reproduced here in numpy):
-  chunks of `chunk_size` samples every `chunk_hop` after `lead_padding` zeros. It matches the
-  reference exactly where the reference's chunks are the engine's (frame counts a multiple of
-  `chunk_frames - 2 * chunk_border`) and the track's first and last `n_fft` samples are silent
-  (track `a`); otherwise the first chunk sees zero padding where the reference reflects, and
-  the reference's last chunk ends at the track's end where the engine's runs on (track `b`):
-  measured in `test_engine_rule_differences_at_track_edges`.
+  piece's end, keep_first), reproduced here around our `forward_spect`;
+- the core's: `splifft_core.engine.stitch_frames` on audio chunks, the track mirrored beyond its
+  ends (`edge_padding`), the network told where each chunk lies (`frame_positions`: zero
+  features outside the track, a chunk ending `chunk_border` frames past it), the last chunk
+  end-aligned (`last_chunk`). Track `a` has silent edges and a whole number of chunks; track `b`
+  starts on a click and ends mid-click, so its edges are tested too.
 """
 
 from __future__ import annotations
@@ -91,26 +89,6 @@ def reference_chunking(
     return out
 
 
-def engine_rule(net: BeatThisNetwork, audio: np.ndarray) -> dict[str, np.ndarray]:
-    """The core's frame-stitching rule for analysis models, in numpy."""
-    p = net.params
-    frames = p.frame_count(len(audio))
-    kept = p.chunk_frames - 2 * p.chunk_border
-    chunks = -(-frames // kept)
-    padded = np.zeros(p.lead_padding + chunks * p.chunk_hop + p.chunk_size, dtype=np.float32)
-    padded[p.lead_padding : p.lead_padding + len(audio)] = audio
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in p.output_names}
-    with torch.inference_mode():
-        for i in range(chunks):
-            chunk = torch.from_numpy(padded[i * p.chunk_hop : i * p.chunk_hop + p.chunk_size])
-            out = net(chunk[None, None])
-            for k in parts:
-                f = out[k].shape[1]
-                assert f == p.chunk_frames
-                parts[k].append(out[k][0, p.chunk_border : f - p.chunk_border].numpy())
-    return {k: np.concatenate(v)[:frames] for k, v in parts.items()}
-
-
 def test_params_express_the_reference_chunks() -> None:
     p = BeatThisParams()
     assert (p.chunk_frames, p.chunk_border, p.frame_hop, p.fps) == (1500, 6, 441, 50.0)
@@ -129,51 +107,6 @@ def test_logits_reference_chunking(golden: dict[str, np.ndarray], name: str, siz
         theirs = golden[f"{name}_{size}_{k}"]
         assert ours[k].shape == theirs.shape
         np.testing.assert_allclose(ours[k], theirs, atol=TOL, rtol=0)
-
-
-@pytest.mark.parametrize("size", [1500, 384])
-def test_logits_engine_rule_exact(golden: dict[str, np.ndarray], size: int) -> None:
-    """Track a: 2976 frames (2 chunks of 1500, 8 of 384), silent edges: the engine's chunks are
-    the reference's and every frame matches."""
-    net = network(size)
-    ours = engine_rule(net, audio_of(golden, "a"))
-    for k in ("beat", "downbeat"):
-        theirs = golden[f"a_{size}_{k}"]
-        assert ours[k].shape == theirs.shape == (2976,)
-        np.testing.assert_allclose(ours[k], theirs, atol=TOL, rtol=0)
-    beats = decode(ours, net.params)
-    np.testing.assert_array_equal(beats.beats, golden[f"a_{size}_beats"])
-    np.testing.assert_array_equal(beats.downbeats, golden[f"a_{size}_downbeats"])
-
-
-@pytest.mark.parametrize("size", [1500, 384])
-def test_engine_rule_differences_at_track_edges(golden: dict[str, np.ndarray], size: int) -> None:
-    """Track b (30 s, 1501 frames; a click at sample 0 and one cut off at the end) through the
-    engine's rule, against the reference's `split_predict_aggregate`:
-
-    - the chunks in between are the reference's: exact (384: frames 372-1487);
-    - the first chunk sees zeros where the reference reflects the track's first 512 samples
-      (frames 0, 1) and has zero features (frame -1): frames 0-9 differ by up to 0.6 in the
-      logits, the rest of that chunk by up to 1e-3 (1500) / 3e-3 (384), through attention;
-    - the reference moves its last chunk back to end at the track's end; the engine's runs on
-      into zeros: the frames the reference takes from it (1488-1500) differ by up to 0.3.
-
-    Measured with these random weights; printed with `-s`."""
-    net = network(size)
-    ours = engine_rule(net, audio_of(golden, "b"))
-    kept = size - 12
-    for k in ("beat", "downbeat"):
-        d = np.abs(ours[k] - golden[f"b_{size}_{k}"])
-        print(
-            f"track b, chunk {size}, {k}: frames 0-9 {d[:10].max():.1e}, 10-{kept - 1} "
-            f"{d[10:kept].max():.1e}, {kept}-1487 {np.max(d[kept:1488], initial=0.0):.1e}, "
-            f"1488-1500 {d[1488:].max():.1e}"
-        )
-        assert d[:10].max() < 1.0
-        assert d[10:kept].max() < 1e-2
-        if kept < 1488:
-            assert d[kept:1488].max() < TOL
-        assert d[1488:].max() < 1.0
 
 
 @pytest.mark.parametrize("size", [1500, 384])
@@ -211,22 +144,41 @@ def test_lightning_checkpoint_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("size", [1500, 384])
 @pytest.mark.parametrize("name", ["a", "b"])
-def test_core_stitch_frames_is_the_engine_rule(
+def test_core_engine_equals_the_reference_everywhere(
     golden: dict[str, np.ndarray], name: str, size: int
 ) -> None:
-    """`splifft_core.engine.stitch_frames` (batched) computes what `engine_rule` spells out."""
+    """Through `stitch_frames` with the chunks' positions (reflected edges, zero features
+    outside the track, the last chunk end-aligned, a short track as a short sequence), every
+    frame is the reference's, edges included, and so are the beats."""
+    from splifft_plugin_beat_this.decode import decode
+
     from splifft_core.engine import TensorSource, stitch_frames
 
     net = network(size)
     audio = audio_of(golden, name)
-    expected = engine_rule(net, audio)
     ours = stitch_frames(
         net,
         TensorSource(torch.from_numpy(audio[None])),
         net.params,
-        batch_size=3,
+        batch_size=2,
         device=torch.device("cpu"),
     )
     for k in ("beat", "downbeat"):
-        assert ours[k].shape == expected[k].shape
-        np.testing.assert_allclose(ours[k], expected[k], atol=1e-5, rtol=0)
+        theirs = golden[f"{name}_{size}_{k}"]
+        assert ours[k].shape == theirs.shape
+        np.testing.assert_allclose(ours[k], theirs, atol=TOL, rtol=0)
+    # Random weights give flat logits: peaks the two differ on (within 1e-4) must be ties of
+    # the reference's own logits (a logit at the 0 threshold, or equal to a neighbour's).
+    from splifft_plugin_beat_this.decode import peak_frames
+
+    differing = 0
+    for k in ("beat", "downbeat"):
+        theirs = golden[f"{name}_{size}_{k}"]
+        for f in set(peak_frames(ours[k])) ^ set(peak_frames(theirs)):
+            near = np.abs(theirs[max(0, f - 3) : f + 4] - theirs[f])
+            assert abs(theirs[f]) < 1e-3 or np.sort(near)[1] < 1e-3, (k, f, theirs[f])
+            differing += 1
+    if not differing:
+        beats = decode(ours, net.params)
+        np.testing.assert_array_equal(beats.beats, golden[f"{name}_{size}_beats"])
+        np.testing.assert_array_equal(beats.downbeats, golden[f"{name}_{size}_downbeats"])

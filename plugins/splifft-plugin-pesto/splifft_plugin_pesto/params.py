@@ -26,6 +26,9 @@ class PestoParams(BaseModel):
     chunk_border: int = Field(default=103, ge=0)
     """Frames dropped at each chunk edge: at least half the widest CQT kernel, in frames."""
     output_names: tuple[str, ...] = ("activations", "confidence")
+    edge_padding: Literal["reflect", "zeros"] = "reflect"
+    """What chunks read beyond the track's ends: PESTO's CQT convolutions pad by reflection
+    (`padding_mode="reflect"`), so the first and last frames see the track mirrored."""
 
     # -- harmonic CQT (`hcqt_params`)
     harmonics: tuple[float, ...] = (1.0,)

@@ -191,3 +191,27 @@ def test_g7_checkpoint_reads_without_omegaconf() -> None:
     assert "omegaconf" not in sys.modules
     assert abs(float(state["shift"]) - 6.678) < 1e-3
     assert state["encoder.fc.weight"].shape == (1, 1, 1040)
+
+
+def test_voiced_track_edges_match_reference() -> None:
+    """A track voiced at both ends (the CQT kernels of its first and last frames reach past
+    it, where PESTO mirrors the track): the engine's reflected edges give PESTO's frames."""
+    engine = pytest.importorskip("splifft_core.engine")
+    model = "mir-1k_g7"
+    p = params(model, chunk_size=MODELS[model][1])
+    x = _generator().signal_on_the_edges()  # type: ignore[attr-defined]
+    with np.load(GOLDENS) as data:
+        ref = {f: data[f"edges_{model}_{f}"] for f in ("frequency", "confidence", "activations")}
+    out = engine.stitch_frames(
+        network(model, p.chunk_size),
+        engine.TensorSource(torch.from_numpy(np.asarray(x, np.float32))[None]),
+        p,
+        batch_size=2,
+        device=torch.device("cpu"),
+    )
+    assert out["activations"].shape == ref["activations"].shape
+    assert float(np.abs(out["activations"] - ref["activations"]).max()) <= ACTIVATIONS
+    track = decode(out, p)
+    assert float(cents(track.frequency, ref["frequency"]).max()) <= CENTS
+    assert float(np.abs(track.confidence - ref["confidence"]).max()) <= CONFIDENCE
+    assert ref["confidence"][:5].min() > 0.5  # voiced from the first frame on
