@@ -481,6 +481,9 @@ class FramePlan:
     `chunk_hop`, whose frames need not tile it exactly, e.g. Basic Pitch's windows)."""
     padding: PaddingMode
     """What chunks read outside the track: `constant` (zeros) or `reflect`."""
+    lengths: tuple[int, ...] = ()
+    """Each chunk's samples: `chunk_size`, but for the last one of a `variable_length`
+    network, cut to the frames the track still needs."""
 
     @property
     def chunks(self) -> int:
@@ -498,7 +501,9 @@ def plan_frames(samples: int, params: FrameModelParamsLike) -> FramePlan:
     Optional params:
     `edge_padding` (`"zeros"` or `"reflect"`: what chunks read beyond the track's ends); and
     `last_chunk = "end_aligned"`, which moves the last chunk back to end `border` frames past the
-    track's last frame, its frames already given by the chunk before kept from that one.
+    track's last frame, its frames already given by the chunk before kept from that one; and
+    `variable_length = True` for a network that takes chunks of any length (convolutional, no
+    attention over the chunk): the last chunk is cut to the frames the track still needs.
     """
     chunk_size, frame_hop = int(params.chunk_size), int(params.frame_hop)
     border = int(params.chunk_border)
@@ -530,9 +535,14 @@ def plan_frames(samples: int, params: FrameModelParamsLike) -> FramePlan:
     edge = getattr(params, "edge_padding", "zeros")
     padding: PaddingMode = "reflect" if edge == "reflect" else "constant"
     stop = None if custom else border + kept
+    lengths = [chunk_size] * chunks
+    if getattr(params, "variable_length", False) and not custom:
+        # the frames the last chunk still has to give, its borders, one frame to spare
+        needed = frames - (first_frames[-1] + border)
+        lengths[-1] = min(chunk_size, (needed + 2 * border + 1) * frame_hop)
     return FramePlan(
         chunk_size, chunk_hop, lead, border, frames, tuple(starts), tuple(first_frames), stop,
-        padding,
+        padding, tuple(lengths),
     )  # fmt: skip
 
 
@@ -563,12 +573,18 @@ def stitch_frames(
     produced = 0
     chunk_batch = torch.empty(batch_size, channels, plan.chunk_size)
     autocast = precision_autocast(device, precision)
-    for first in range(0, plan.chunks, batch_size):
-        n = min(batch_size, plan.chunks - first)
+    batches: list[tuple[int, int]] = []  # (first chunk, count): chunks of one length each
+    for index, length in enumerate(plan.lengths):
+        if batches and batches[-1][1] < batch_size and plan.lengths[batches[-1][0]] == length:
+            batches[-1] = (batches[-1][0], batches[-1][1] + 1)
+        else:
+            batches.append((index, 1))
+    for first, n in batches:
+        size = plan.lengths[first]
         for j in range(n):
             start = plan.starts[first + j]
-            chunk_batch[j] = read_padded(source, start, start + plan.chunk_size, plan.padding)
-        chunks = chunk_batch[:n].to(device)
+            chunk_batch[j, :, :size] = read_padded(source, start, start + size, plan.padding)
+        chunks = chunk_batch[:n, :, :size].to(device)
         extra: dict[str, object] = {}
         if positions:
             where = plan.first_frames[first : first + n]
@@ -593,10 +609,12 @@ def stitch_frames(
                 )
             frames = value.shape[1]
             stop = frames - plan.border if plan.keep_stop is None else plan.keep_stop
+            if size < plan.chunk_size:  # a cut last chunk: its frames up to its border
+                stop = min(stop, frames - plan.border)
             if stop <= plan.border or stop > frames:
                 raise ValueError(
                     f"activation {name!r} has {frames} frames per chunk; "
-                    f"{plan.chunk_size // max(1, int(params.frame_hop))} expected "
+                    f"{size // max(1, int(params.frame_hop))} expected "
                     f"(a border of {plan.border} frames on each side)"
                 )
             kept = value[:, plan.border : stop].cpu().numpy()

@@ -289,3 +289,31 @@ def test_notes_csv_and_midi_read_back() -> None:
         (0.5, "note_on", 60, 64), (0.75, "note_on", 64, 127),
         (1.25, "note_off", 60, 0), (2.0, "note_off", 64, 0),
     ]  # fmt: skip
+
+
+def test_variable_length_network_gets_a_cut_last_chunk() -> None:
+    """`variable_length`: the last chunk is only as long as the frames it still has to give,
+    and the activations are those of full chunks."""
+
+    class Variable(zero_crossings.CrossingParams):
+        @property
+        def variable_length(self) -> bool:
+            return True
+
+    x = (0.3 * np.random.default_rng(5).standard_normal(9000)).astype(np.float32)
+    fixed, variable = zero_crossings.CrossingParams(), Variable()
+    sizes: list[int] = []
+    network = zero_crossings.build(fixed).eval()
+    network.register_forward_pre_hook(lambda _m, args: sizes.append(args[0].shape[-1]))
+    source = TensorSource(torch.from_numpy(x[None]))
+    cpu = torch.device("cpu")
+    expected = stitch_frames(network, source, fixed, batch_size=2, device=cpu)
+    assert sizes == [2400, 2400, 2400]  # 113 frames, 22 kept per chunk: 6 chunks, 3 calls
+    sizes.clear()
+    ours = stitch_frames(network, source, variable, batch_size=2, device=cpu)
+    # the sixth chunk still needs 113 − 5·22 = 3 frames: (3 + 2·4 + 1) · 80 samples, alone
+    plan = plan_frames(len(x), variable)
+    assert plan.lengths == (2400,) * 5 + (960,)
+    assert sizes == [2400, 2400, 2400, 960]
+    for name in expected:
+        np.testing.assert_array_equal(ours[name], expected[name])

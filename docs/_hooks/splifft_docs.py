@@ -283,15 +283,16 @@ def model_catalogue(catalogue: Catalogue) -> str:
     parts = [
         f"{len(entries)} models. `splifft ls --all` lists what your installation knows, "
         "third-party plugins' models included.\n",
-        "| Model | Stems | License | Plugin |",
-        "| --- | --- | --- | --- |",
+        "| Model | Task | Outputs | License | Plugin |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for entry in entries:
         m = entry.manifest
-        stems = ", ".join(f"`{s}`" for s in m.all_stems)
+        outputs = ", ".join(f"`{s}`" for s in _outputs(m))
         plugin = f"`{m.plugin}`" if m.plugin else "-"
         parts.append(
-            f"| [{m.identifier}](#{m.identifier}) | {stems} | {m.license or '-'} | {plugin} |"
+            f"| [{m.identifier}](#{m.identifier}) | {m.task} | {outputs} | {m.license or '-'} "
+            f"| {plugin} |"
         )
     parts.append("")
     architecture = None
@@ -304,6 +305,12 @@ def model_catalogue(catalogue: Catalogue) -> str:
     return "\n".join(parts)
 
 
+def _outputs(m: Any) -> list[str]:
+    from splifft_core.analysis import ANALYSIS_OUTPUTS
+
+    return list(m.all_stems) if m.task == "separation" else list(ANALYSIS_OUTPUTS[m.task])
+
+
 def _model_section(entry: Any) -> str:
     m = entry.manifest
     lines = [f"### {m.identifier} {{#{m.identifier}}}\n"]
@@ -312,7 +319,11 @@ def _model_section(entry: Any) -> str:
     rows = [("Architecture", f"`{m.architecture}`")]
     if m.plugin:
         rows.append(("Plugin", f"`{m.plugin}` (`pip install {m.plugin}`)"))
-    rows.append(("Stems", ", ".join(f"`{s}`" for s in m.stems)))
+    rows.append(("Task", m.task))
+    if m.task == "separation":
+        rows.append(("Stems", ", ".join(f"`{s}`" for s in m.stems)))
+    else:
+        rows.append(("Writes", ", ".join(f"`{s}`" for s in _outputs(m)) + " per track"))
     for name, rule in m.derived_stems.items():
         formula = " + ".join(rule.plus) + "".join(f" − {s}" for s in rule.minus)
         rows.append(("Derived stem", f"`{name}` = {formula}"))

@@ -26,6 +26,9 @@ class PestoParams(BaseModel):
     chunk_border: int = Field(default=103, ge=0)
     """Frames dropped at each chunk edge: at least half the widest CQT kernel, in frames."""
     output_names: tuple[str, ...] = ("activations", "confidence")
+    variable_length: bool = True
+    """The network is frame-wise after a convolutional CQT: the last chunk is cut to the frames
+    the track still needs (a 60 s track runs 60 s of audio, not 4 × 20 s)."""
     edge_padding: Literal["reflect", "zeros"] = "reflect"
     """What chunks read beyond the track's ends: PESTO's CQT convolutions pad by reflection
     (`padding_mode="reflect"`), so the first and last frames see the track mirrored."""
