@@ -55,6 +55,8 @@ def _hz_to_midi(frequency: float) -> float:
 def constrain_frequency(
     onsets: np.ndarray, frames: np.ndarray, params: BasicPitchParams
 ) -> tuple[np.ndarray, np.ndarray]:
+    if params.maximum_frequency is None and params.minimum_frequency is None:
+        return onsets, frames  # nothing to zero: no copies (a 30-minute track's are 100 MB)
     onsets, frames = onsets.copy(), frames.copy()
     if params.maximum_frequency is not None:
         top = int(np.round(_hz_to_midi(params.maximum_frequency) - params.midi_offset))
@@ -70,25 +72,34 @@ def constrain_frequency(
 def inferred_onsets(onsets: np.ndarray, frames: np.ndarray, n_diff: int = 2) -> np.ndarray:
     """The onset strength: onsets or sharp rises of the note posteriorgram, whichever is larger
     (float64, as Basic Pitch's arithmetic gives)."""
+    # Basic Pitch's `np.min([...], axis=0)` and `np.max([...], axis=0)` as pairwise minimum and
+    # maximum, in place: the same float64 values with two work arrays, not six.
     padded = np.concatenate([np.zeros((n_diff, frames.shape[1])), frames])
-    rises = np.min(
-        [padded[n_diff:] - padded[n_diff - n : len(padded) - n] for n in range(1, n_diff + 1)],
-        axis=0,
-    )
+    rises: np.ndarray = padded[n_diff:] - padded[n_diff - 1 : len(padded) - 1]
+    for n in range(2, n_diff + 1):
+        np.minimum(rises, padded[n_diff:] - padded[n_diff - n : len(padded) - n], out=rises)
+    del padded
     rises[rises < 0] = 0
     rises[:n_diff, :] = 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        rises = np.max(onsets) * rises / np.max(rises)
-    result: np.ndarray = np.max([onsets, rises], axis=0)
-    return result
+        top = np.max(rises)
+        rises *= np.max(onsets)
+        rises /= top
+    np.maximum(onsets, rises, out=rises)
+    return rises
 
 
 def onset_peaks(strength: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """(frames, bins) of the strict temporal maxima at or above `threshold`, last first."""
-    peaks = np.zeros(strength.shape)
     inner = (strength[1:-1] > strength[:-2]) & (strength[1:-1] > strength[2:])
-    peaks[1:-1][inner] = strength[1:-1][inner]
-    times, bins = np.where(peaks >= threshold)
+    if threshold <= 0:  # Basic Pitch's zeros between the maxima pass such a threshold too
+        peaks = np.zeros(strength.shape)
+        peaks[1:-1][inner] = strength[1:-1][inner]
+        times, bins = np.where(peaks >= threshold)
+    else:
+        inner &= strength[1:-1] >= threshold
+        times, bins = np.where(inner)
+        times = times + 1
     return times[::-1], bins[::-1]
 
 
