@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "run",
-        help="separate audio files into stems",
+        help="separate audio files into stems (or analyse them: pitch, notes, beats)",
         description="Separate audio files (folders are searched recursively for audio files) "
         "into stem files. A file found in a folder keeps its subfolder under the output folder "
         "(album/CD1/01.wav → separated/CD1/01/vocals.flac). Every output path is checked before "
@@ -29,7 +29,9 @@ def add_parser(subparsers: Any) -> None:
         "path (song.wav beside song.flac: put {input_ext} in --filename, or rename one), are "
         "refused. Outputs are written atomically and never overwrite an input. With several "
         "inputs, an unreadable one is reported on its own line and skipped, the others are "
-        "separated, and the exit status is 1.",
+        "separated, and the exit status is 1. An analysis model (splifft ls --task pitch, "
+        "notes or beats) writes {track}/pitch.csv, notes.mid and notes.csv, or beats.tsv "
+        "instead of stems.",
     )
     parser.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT", help="audio files or folders"
