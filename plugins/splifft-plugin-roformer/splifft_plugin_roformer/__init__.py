@@ -1,14 +1,20 @@
-"""splifft plugin: BS-RoFormer (`bs_roformer`) and Mel-Band RoFormer (`mel_roformer`).
+"""splifft plugin: BS-RoFormer (`bs_roformer`), Mel-Band RoFormer (`mel_roformer`) and their
+conformer variants (`bs_conformer`, `mel_band_conformer`).
 
-Torch-free at import: the networks live in `splifft_plugin_roformer.network` and are imported
-only when a model is built.
+Torch-free at import: the networks live in `splifft_plugin_roformer.network` and
+`splifft_plugin_roformer.conformer` and are imported only when a model is built.
 """
 
 from __future__ import annotations
 
 from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
-from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams
+from splifft_plugin_roformer.params import (
+    BSConformerParams,
+    BSRoformerParams,
+    MelConformerParams,
+    MelRoformerParams,
+)
 
 BS_ROFORMER = ArchitectureSpec(
     name="bs_roformer",
@@ -34,7 +40,31 @@ MEL_ROFORMER = ArchitectureSpec(
     description="Mel-Band RoFormer (Wang et al., 2023): overlapping mel-scale bands.",
 )
 
+BS_CONFORMER = ArchitectureSpec(
+    name="bs_conformer",
+    params_model=BSConformerParams,
+    model_factory="splifft_plugin_roformer.conformer:build_bs_conformer",
+    archetype="waveform",
+    checkpoint_transform="splifft_plugin_roformer.weights:conformer_checkpoint_transform",
+    stem_selection="splifft_plugin_roformer.weights:select_stems",
+    msst_model_types=("bs_conformer",),
+    msst_import="splifft_plugin_roformer.msst:import_bs_conformer",
+    description="BS-Conformer (MSST): BS-RoFormer's fixed bands with axial conformer blocks.",
+)
+
+MEL_CONFORMER = ArchitectureSpec(
+    name="mel_band_conformer",
+    params_model=MelConformerParams,
+    model_factory="splifft_plugin_roformer.conformer:build_mel_conformer",
+    archetype="waveform",
+    checkpoint_transform="splifft_plugin_roformer.weights:conformer_checkpoint_transform",
+    stem_selection="splifft_plugin_roformer.weights:select_stems",
+    msst_model_types=("mel_band_conformer",),
+    msst_import="splifft_plugin_roformer.msst:import_mel_band_conformer",
+    description="Mel-Band Conformer (MSST): mel-scale bands with axial conformer blocks.",
+)
+
 
 @hookimpl
 def splifft_architectures() -> list[ArchitectureSpec]:
-    return [BS_ROFORMER, MEL_ROFORMER]
+    return [BS_ROFORMER, MEL_ROFORMER, BS_CONFORMER, MEL_CONFORMER]

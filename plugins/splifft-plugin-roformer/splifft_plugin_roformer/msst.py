@@ -1,4 +1,7 @@
-"""Import Music-Source-Separation-Training (MSST) `bs_roformer` / `mel_band_roformer` configs."""
+"""Import Music-Source-Separation-Training (MSST) roformer and conformer configs.
+
+Model types `bs_roformer`, `mel_band_roformer`, `bs_conformer` and `mel_band_conformer`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,12 @@ from pydantic import BaseModel, ValidationError
 
 from splifft_core.errors import MsstConfigError, validation_message
 from splifft_core.msst_config import inference_settings
-from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams
+from splifft_plugin_roformer.params import (
+    BSConformerParams,
+    BSRoformerParams,
+    MelConformerParams,
+    MelRoformerParams,
+)
 
 AUDIO_KEYS_IGNORED = frozenset({"dim_f", "dim_t", "hop_length", "n_fft", "min_mean_abs"})
 """`audio:` keys MSST reads for other architectures or for training only."""
@@ -42,12 +50,35 @@ def _stems(config: Mapping[str, Any], num_stems: int) -> list[str]:
     return [str(i) for i in instruments]
 
 
-def _import(config: Mapping[str, Any], params_model: type[BaseModel]) -> dict[str, Any]:
+CONFORMER_KEYS = frozenset(
+    {
+        "time_conformer_depth",
+        "freq_conformer_depth",
+        "linear_conformer_depth",
+        "ff_mult",
+        "conv_expansion_factor",
+        "conv_kernel_size",
+        "conv_dropout",
+    }
+)
+"""Options only the conformers take; a conformer config must name one, so that a roformer config
+with every option at its default is not also taken for a conformer when the model type is
+inferred from the keys."""
+
+
+def _import(
+    config: Mapping[str, Any], params_model: type[BaseModel], *, conformer: bool = False
+) -> dict[str, Any]:
     model = dict(_section(config, "model"))
     audio = _section(config, "audio")
     inference = _section(config, "inference")
     if not model:
         raise MsstConfigError("MSST config: missing the 'model' section")
+    if conformer and not CONFORMER_KEYS & set(model):
+        raise MsstConfigError(
+            "MSST config: not a conformer config: the model section names none of "
+            f"{sorted(CONFORMER_KEYS)}"
+        )
     known = set(params_model.model_fields) - OUR_KEYS
     unknown = sorted(set(model) - known)
     if unknown:
@@ -99,3 +130,13 @@ def import_bs_roformer(config: Mapping[str, Any]) -> dict[str, Any]:
 def import_mel_band_roformer(config: Mapping[str, Any]) -> dict[str, Any]:
     """MSST `--model_type mel_band_roformer` config → our params and inference defaults."""
     return _import(config, MelRoformerParams)
+
+
+def import_bs_conformer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """MSST `--model_type bs_conformer` config → our params and inference defaults."""
+    return _import(config, BSConformerParams, conformer=True)
+
+
+def import_mel_band_conformer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """MSST `--model_type mel_band_conformer` config → our params and inference defaults."""
+    return _import(config, MelConformerParams, conformer=True)

@@ -23,7 +23,12 @@ from torch import Tensor, nn
 
 from splifft_core.kernels import linear
 from splifft_core.stft import istft, make_window, stft
-from splifft_plugin_roformer.params import BSRoformerParams, MelRoformerParams, _RoformerParams
+from splifft_plugin_roformer.params import (
+    BSRoformerParams,
+    MelRoformerParams,
+    _BandSplitParams,
+    _RoformerParams,
+)
 
 
 class RMSNorm(nn.Module):
@@ -337,10 +342,13 @@ def mel_bands(sample_rate: int, n_fft: int, num_bands: int) -> np.ndarray:
 
 
 class Roformer(nn.Module):
-    """Shared body: STFT → band split → axial transformers → per-stem masks → ISTFT.
+    """Shared body: STFT → band split → axial blocks → per-stem masks → ISTFT.
 
     `band_indices` selects, for each band in order, its STFT bins (BS-RoFormer: each bin once,
     in order; Mel-Band RoFormer: overlapping). Masks of bins covered by several bands are averaged.
+    `layers` holds, per depth, an optional linear-attention `Transformer` and the time and
+    frequency stacks, each called as `stack(x, axis=...)` on the `(b, frames, bands, dim)` grid
+    (`roformer_layers` builds the roformers'; the conformers bring their own).
     """
 
     window: Tensor
@@ -349,11 +357,13 @@ class Roformer(nn.Module):
 
     def __init__(
         self,
-        params: _RoformerParams,
+        params: _BandSplitParams,
         band_sizes: Sequence[int],
         band_indices: Tensor,
         *,
-        mel: bool,
+        layers: nn.ModuleList,
+        final_norm: bool,
+        mask_layers: int,
     ) -> None:
         super().__init__()
         self.params = params
@@ -375,37 +385,12 @@ class Roformer(nn.Module):
         self.register_buffer("bands_per_freq", counts.float().unsqueeze(-1), False)
         dim_inputs = [2 * size * channels for size in band_sizes]
 
-        def transformer(depth: int, rotary_embed: RotaryEmbedding | None) -> Transformer:
-            return Transformer(
-                dim=params.dim,
-                depth=depth,
-                heads=params.heads,
-                dim_head=params.dim_head,
-                attn_dropout=params.attn_dropout,
-                ff_dropout=params.ff_dropout,
-                # BS-RoFormer normalizes once after all blocks, Mel-Band RoFormer after each
-                norm_output=mel,
-                rotary_embed=rotary_embed,
-            )
-
-        # one rotary embedding for all time transformers, one for all frequency transformers
-        time_rotary = RotaryEmbedding(params.dim_head)
-        freq_rotary = RotaryEmbedding(params.dim_head)
-        self.layers = nn.ModuleList()
-        for _ in range(params.depth):
-            block: list[nn.Module] = []
-            if params.linear_transformer_depth > 0:
-                block.append(transformer(params.linear_transformer_depth, None))
-            block.append(transformer(params.time_transformer_depth, time_rotary))
-            block.append(transformer(params.freq_transformer_depth, freq_rotary))
-            self.layers.append(nn.ModuleList(block))
-        self.final_norm: nn.Module = nn.Identity() if mel else RMSNorm(params.dim)
+        self.layers = layers
+        self.final_norm: nn.Module = RMSNorm(params.dim) if final_norm else nn.Identity()
 
         self.band_split = BandSplit(params.dim, dim_inputs)
-        # MSST's mel variant gives its mask MLPs one more layer for the same `depth`
-        num_layers = params.mask_estimator_depth + (1 if mel else 0)
         self.mask_estimators = nn.ModuleList(
-            MaskEstimator(params.dim, dim_inputs, num_layers, params.mlp_expansion_factor)
+            MaskEstimator(params.dim, dim_inputs, mask_layers, params.mlp_expansion_factor)
             for _ in range(params.stems)
         )
         self.active_stems: tuple[int, ...] = tuple(range(params.stems))
@@ -457,14 +442,61 @@ class Roformer(nn.Module):
         return recon.reshape(batch, stems, channels, length)
 
 
+def roformer_layers(params: _RoformerParams, *, mel: bool) -> nn.ModuleList:
+    """Per depth: [linear transformer], time transformer, frequency transformer."""
+
+    def transformer(depth: int, rotary_embed: RotaryEmbedding | None) -> Transformer:
+        return Transformer(
+            dim=params.dim,
+            depth=depth,
+            heads=params.heads,
+            dim_head=params.dim_head,
+            attn_dropout=params.attn_dropout,
+            ff_dropout=params.ff_dropout,
+            # BS-RoFormer normalizes once after all blocks, Mel-Band RoFormer after each
+            norm_output=mel,
+            rotary_embed=rotary_embed,
+        )
+
+    # one rotary embedding for all time transformers, one for all frequency transformers
+    time_rotary = RotaryEmbedding(params.dim_head)
+    freq_rotary = RotaryEmbedding(params.dim_head)
+    layers = nn.ModuleList()
+    for _ in range(params.depth):
+        block: list[nn.Module] = []
+        if params.linear_transformer_depth > 0:
+            block.append(transformer(params.linear_transformer_depth, None))
+        block.append(transformer(params.time_transformer_depth, time_rotary))
+        block.append(transformer(params.freq_transformer_depth, freq_rotary))
+        layers.append(nn.ModuleList(block))
+    return layers
+
+
 def build_bs_roformer(params: BSRoformerParams) -> Roformer:
     sizes = params.freqs_per_bands
     indices = torch.arange(sum(sizes))
-    return Roformer(params, sizes, indices, mel=False)
+    layers = roformer_layers(params, mel=False)
+    return Roformer(
+        params,
+        sizes,
+        indices,
+        layers=layers,
+        final_norm=True,
+        mask_layers=params.mask_estimator_depth,
+    )
 
 
 def build_mel_roformer(params: MelRoformerParams) -> Roformer:
     support = mel_bands(params.sample_rate, params.stft_n_fft, params.num_bands)
     sizes = [int(n) for n in support.sum(axis=1)]
     indices = torch.from_numpy(np.nonzero(support)[1]).long()
-    return Roformer(params, sizes, indices, mel=True)
+    layers = roformer_layers(params, mel=True)
+    # MSST's mel variant gives its mask MLPs one more layer for the same `depth`
+    return Roformer(
+        params,
+        sizes,
+        indices,
+        layers=layers,
+        final_norm=False,
+        mask_layers=params.mask_estimator_depth + 1,
+    )

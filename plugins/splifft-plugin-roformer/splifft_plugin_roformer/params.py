@@ -1,4 +1,4 @@
-"""BS-RoFormer and Mel-Band RoFormer hyperparameters (torch-free).
+"""BS-RoFormer, Mel-Band RoFormer and their conformer variants: hyperparameters (torch-free).
 
 Field names and defaults follow the `model:` section of Music-Source-Separation-Training (MSST)
 configs, so an MSST yaml maps one to one. Options that only shape training (dropout, the
@@ -27,17 +27,15 @@ DEFAULT_FREQS_PER_BANDS: tuple[int, ...] = (
 """The BS-RoFormer paper's 62 bands for `n_fft = 2048` (1025 bins)."""
 
 
-class _RoformerParams(ModelParams):
-    """Options shared by both roformers; `output_stem_names` has one name per mask estimator."""
+class _BandSplitParams(ModelParams):
+    """Options shared by the roformers and the conformers: the band-split front end, the mask
+    estimators and the STFT. `output_stem_names` has one name per mask estimator."""
 
     dim: Gt0
     depth: Gt0
     stereo: bool = False
     num_stems: Gt0 | None = None
     """Must equal `len(output_stem_names)` when given."""
-    time_transformer_depth: Ge0 = 2
-    freq_transformer_depth: Ge0 = 2
-    linear_transformer_depth: Ge0 = 0
     dim_head: Gt0 = 64
     heads: Gt0 = 8
     attn_dropout: Dropout = 0.0
@@ -64,8 +62,6 @@ class _RoformerParams(ModelParams):
     multi_stft_resolutions_window_sizes: tuple[Gt0, ...] = (4096, 2048, 1024, 512, 256)
     multi_stft_hop_size: Gt0 = 147
     multi_stft_normalized: bool = False
-    use_pope: Literal[False] = False
-    """PoPE positional embeddings (MSST `use_pope`) are not implemented."""
 
     @property
     def audio_channels(self) -> Channels:
@@ -104,6 +100,26 @@ class _RoformerParams(ModelParams):
             )
 
 
+class _RoformerParams(_BandSplitParams):
+    """Options shared by both roformers: axial transformers."""
+
+    time_transformer_depth: Ge0 = 2
+    freq_transformer_depth: Ge0 = 2
+    linear_transformer_depth: Ge0 = 0
+    use_pope: Literal[False] = False
+    """PoPE positional embeddings (MSST `use_pope`) are not implemented."""
+
+
+def _check_freqs_per_bands(freqs_per_bands: tuple[int, ...], num_freqs: int, n_fft: int) -> None:
+    if len(freqs_per_bands) < 2:
+        raise ValueError("freqs_per_bands needs at least two bands")
+    if sum(freqs_per_bands) != num_freqs:
+        raise ValueError(
+            f"freqs_per_bands sums to {sum(freqs_per_bands)}, but stft_n_fft="
+            f"{n_fft} gives {num_freqs} frequency bins"
+        )
+
+
 class BSRoformerParams(_RoformerParams):
     """BS-RoFormer (Lu et al., 2023): fixed, contiguous frequency bands."""
 
@@ -112,13 +128,7 @@ class BSRoformerParams(_RoformerParams):
     @model_validator(mode="after")
     def _check(self) -> BSRoformerParams:
         self._check_common()
-        if len(self.freqs_per_bands) < 2:
-            raise ValueError("freqs_per_bands needs at least two bands")
-        if sum(self.freqs_per_bands) != self.num_freqs:
-            raise ValueError(
-                f"freqs_per_bands sums to {sum(self.freqs_per_bands)}, but stft_n_fft="
-                f"{self.stft_n_fft} gives {self.num_freqs} frequency bins"
-            )
+        _check_freqs_per_bands(self.freqs_per_bands, self.num_freqs, self.stft_n_fft)
         return self
 
 
@@ -134,6 +144,57 @@ class MelRoformerParams(_RoformerParams):
     @model_validator(mode="after")
     def _check(self) -> MelRoformerParams:
         self._check_common()
+        if self.num_bands < 2:
+            raise ValueError("num_bands needs at least two bands")
+        return self
+
+
+class _ConformerParams(_BandSplitParams):
+    """Options shared by both conformers (MSST `bs_conformer`, `mel_band_conformer`): axial
+    conformer blocks (half feed-forward, attention, depthwise convolution, half feed-forward)."""
+
+    time_conformer_depth: Ge0 = 2
+    freq_conformer_depth: Ge0 = 2
+    linear_conformer_depth: Ge0 = 0
+    """Linear-attention transformer layers before each block's time conformer."""
+    ff_mult: Gt0 = 4
+    """Hidden width of the conformer feed-forwards, in multiples of `dim`."""
+    conv_expansion_factor: Gt0 = 2
+    conv_kernel_size: Gt0 = 31
+    """Width of the depthwise convolution along the attended axis; odd."""
+    conv_dropout: Dropout = 0.0
+    """Training-only; MSST's shipped conformer configs carry it."""
+
+    def _check_conformer(self) -> None:
+        self._check_common()
+        if self.conv_kernel_size % 2 == 0:
+            raise ValueError(f"conv_kernel_size must be odd, got {self.conv_kernel_size}")
+
+
+class BSConformerParams(_ConformerParams):
+    """BS-Conformer: BS-RoFormer's fixed, contiguous bands with conformer blocks."""
+
+    freqs_per_bands: tuple[Gt0, ...] = DEFAULT_FREQS_PER_BANDS
+
+    @model_validator(mode="after")
+    def _check(self) -> BSConformerParams:
+        self._check_conformer()
+        _check_freqs_per_bands(self.freqs_per_bands, self.num_freqs, self.stft_n_fft)
+        return self
+
+
+class MelConformerParams(_ConformerParams):
+    """Mel-Band Conformer: Mel-Band RoFormer's overlapping mel bands with conformer blocks."""
+
+    num_bands: Gt0 = 60
+    mask_estimator_depth: Gt0 = 1
+    """Layers of each mask MLP (unlike Mel-Band RoFormer, no extra layer)."""
+    match_input_audio_length: bool = False
+    """Accepted; the output always has the input's length."""
+
+    @model_validator(mode="after")
+    def _check(self) -> MelConformerParams:
+        self._check_conformer()
         if self.num_bands < 2:
             raise ValueError("num_bands needs at least two bands")
         return self

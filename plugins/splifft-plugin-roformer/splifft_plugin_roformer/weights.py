@@ -1,4 +1,4 @@
-"""Checkpoint key mapping and stem selection for the roformers."""
+"""Checkpoint key mapping and stem selection for the roformers and conformers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from splifft_core.errors import CheckpointError, ConfigError
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-    from splifft_plugin_roformer.params import _RoformerParams
+    from splifft_plugin_roformer.params import _BandSplitParams, _ConformerParams, _RoformerParams
 
 WRAPPER_PREFIXES = ("module.", "model.", "_orig_mod.")
 """Prefixes added by DataParallel / DDP, Lightning-style wrappers and `torch.compile`."""
@@ -56,8 +56,18 @@ def checkpoint_transform(
     return state_dict
 
 
+def conformer_checkpoint_transform(
+    state_dict: dict[str, Tensor], params: _ConformerParams
+) -> dict[str, Tensor]:
+    """Strip wrapper prefixes (MSST's conformer layout is ours)."""
+    state_dict = _strip_prefixes(dict(state_dict))
+    if not any(k.startswith("band_split.") for k in state_dict):
+        raise CheckpointError("not a conformer checkpoint: it has no 'band_split.' weights")
+    return state_dict
+
+
 def select_stems(
-    network: nn.Module, params: _RoformerParams, stems: tuple[str, ...]
+    network: nn.Module, params: _BandSplitParams, stems: tuple[str, ...]
 ) -> tuple[nn.Module, tuple[str, ...]]:
     """Run only the mask estimators of `stems` (the others stay loaded but idle)."""
     from splifft_plugin_roformer.network import Roformer

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from splifft_core.stft import istft, make_window, stft
-from splifft_plugin_scnet.params import ScnetParams
+from splifft_plugin_scnet.params import ScnetMaskedParams, ScnetParams, ScnetTranParams
 
 
 class ConvolutionModule(nn.Module):
@@ -167,13 +167,15 @@ class DualPathRnn(nn.Module):
 
 
 class SeparationNet(nn.Module):
-    """Dual-path layers alternating between the time axis and its (real, imag) spectrum."""
+    """Dual-path layers alternating between the time axis and its (real, imag) spectrum.
 
-    def __init__(self, channels: int, expand: int, num_layers: int) -> None:
+    Layer `i` sees `channels * (2 if i % 2 else 1)` channels (the spectrum's real and imaginary
+    parts side by side).
+    """
+
+    def __init__(self, layers: list[nn.Module]) -> None:
         super().__init__()
-        self.dp_modules = nn.ModuleList(
-            DualPathRnn(channels * (2 if i % 2 else 1), expand) for i in range(num_layers)
-        )
+        self.dp_modules = nn.ModuleList(layers)
 
     def forward(self, x: Tensor) -> Tensor:
         for i, layer in enumerate(self.dp_modules):
@@ -186,6 +188,129 @@ class SeparationNet(nn.Module):
                 x = x.float()
                 x = torch.fft.irfft(torch.complex(x[:, :half], x[:, half:]), dim=3, norm="ortho")
         return x
+
+
+class RmsNorm(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = dim**0.5
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = F.normalize(x, dim=-1) * self.scale * self.gamma
+        return out
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding of the first `dim` features, interleaved pairs.
+
+    `freqs` is a (frozen) parameter, as in the reference's checkpoints.
+    """
+
+    def __init__(self, dim: int, theta: float = 10000.0) -> None:
+        super().__init__()
+        freqs = 1.0 / theta ** (torch.arange(0, dim, 2).float() / dim)
+        self.freqs = nn.Parameter(freqs, requires_grad=False)
+
+    def forward(self, t: Tensor) -> Tensor:
+        """Rotate `(..., sequence, features)`."""
+        positions = torch.arange(t.shape[-2], device=t.device, dtype=t.dtype)
+        angles = (positions.to(self.freqs.dtype)[:, None] * self.freqs).repeat_interleave(2, -1)
+        rot = angles.shape[-1]
+        head, tail = t[..., :rot], t[..., rot:]
+        pairs = head.reshape(*head.shape[:-1], -1, 2)
+        turned = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+        out = torch.cat((head * angles.cos() + turned * angles.sin(), tail), dim=-1)
+        return out.to(t.dtype)
+
+
+class Attention(nn.Module):
+    """Pre-norm multi-head self-attention with rotary positions and per-head sigmoid gates."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int, rotary_dim: int) -> None:
+        super().__init__()
+        self.heads = heads
+        inner = heads * dim_head
+        self.norm = RmsNorm(dim)
+        self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
+        self.to_gates = nn.Linear(dim, heads)
+        self.to_out = nn.Sequential(nn.Linear(inner, dim, bias=False))
+        self.rotary_embed = RotaryEmbedding(rotary_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(x)
+        batch, length, _ = x.shape
+        qkv = self.to_qkv(x).view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, k = self.rotary_embed(qkv[0]), self.rotary_embed(qkv[1])
+        out = F.scaled_dot_product_attention(q, k, qkv[2])
+        out = out * self.to_gates(x).transpose(1, 2).unsqueeze(-1).sigmoid()
+        out = out.transpose(1, 2).reshape(batch, length, -1)
+        result: Tensor = self.to_out(out)
+        return result
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 4) -> None:
+        super().__init__()
+        # Identity where the reference has (inference-time no-op) dropouts, keeping its indices.
+        self.net = nn.Sequential(
+            RmsNorm(dim),
+            nn.Linear(dim, dim * mult),
+            nn.GELU(),
+            nn.Identity(),
+            nn.Linear(dim * mult, dim),
+            nn.Identity(),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.net(x)
+        return out
+
+
+class Transformer(nn.Module):
+    def __init__(self, dim: int, params: ScnetTranParams) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                [
+                    Attention(dim, params.heads, params.dim_head, params.rotary_embedding_dim),
+                    FeedForward(dim),
+                ]
+            )
+            for _ in range(params.transformer_depth)
+        )
+        self.norm = RmsNorm(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            assert isinstance(layer, nn.ModuleList)
+            x = layer[0](x) + x
+            x = layer[1](x) + x
+        out: Tensor = self.norm(x)
+        return out
+
+
+class DualPathTransformer(nn.Module):
+    """A transformer over frequency, then one over time, each residual (`scnet_tran`)."""
+
+    def __init__(self, channels: int, params: ScnetTranParams) -> None:
+        super().__init__()
+        self.norm_layers = nn.ModuleList(nn.GroupNorm(1, channels) for _ in range(2))
+        self.time_layer = Transformer(channels, params)
+        self.freq_layer = Transformer(channels, params)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, channels, freq, frames = x.shape
+        residual = x
+        y = self.norm_layers[0](x).transpose(1, 3).contiguous().view(batch * frames, freq, channels)
+        x = self.freq_layer(y).view(batch, frames, freq, channels).transpose(1, 3) + residual
+
+        residual = x
+        y = self.norm_layers[1](x).transpose(1, 2).contiguous().view(batch * freq, channels, frames)
+        y = self.time_layer(y.transpose(1, 2))
+        y = y.transpose(1, 2).contiguous().view(batch, freq, channels, frames).transpose(1, 2)
+        out: Tensor = y + residual
+        return out
 
 
 class Scnet(nn.Module):
@@ -213,11 +338,25 @@ class Scnet(nn.Module):
             )
             for i in reversed(range(len(dims) - 1))
         )
-        self.separation_net = SeparationNet(dims[-1], params.expand, params.num_dual_path_layers)
+        self.separation_net = SeparationNet(self.dual_path_layers(params))
         self.stft_params = params.stft
         self.register_buffer("window", make_window(self.stft_params), persistent=False)
 
+    def dual_path_layers(self, params: ScnetParams) -> list[nn.Module]:
+        channels = params.dims[-1]
+        return [
+            DualPathRnn(channels * (2 if i % 2 else 1), params.expand)
+            for i in range(params.num_dual_path_layers)
+        ]
+
     def forward(self, audio: Tensor) -> Tensor:
+        batch, channels, samples = audio.shape
+        spec = self.spectrum(audio)
+        x = self.output_spectrum(self.features(spec), spec)
+        return self.waveform(x, batch, channels)[..., :samples]
+
+    def spectrum(self, audio: Tensor) -> Tensor:
+        """`(batch, 2 * channels, freq, frames)`: each channel's real and imaginary part."""
         batch, channels, samples = audio.shape
         hop = self.params.hop_length
         # An even number of STFT frames lets the separation net use a real FFT over time.
@@ -225,11 +364,12 @@ class Scnet(nn.Module):
         if (samples + padding) // hop % 2 == 0:
             padding += hop
         x = F.pad(audio, (0, padding))
-
         spec = torch.view_as_real(stft(x, self.stft_params, self.window))  # (b, c, f, t, 2)
         freq, frames = spec.shape[-3:-1]
-        x = spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, freq, frames)
+        return spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, freq, frames)
 
+    def features(self, x: Tensor) -> Tensor:
+        """Encoder, separation net and decoder: `(batch, stems * 2 * channels, freq, frames)`."""
         skips = []
         for block in self.encoder:
             x, skip, lengths, original_lengths = block(x)
@@ -242,21 +382,83 @@ class Scnet(nn.Module):
             fusion, upsample = stage[0], stage[1]
             skip, lengths, original_lengths = skips.pop()
             x = upsample(fusion(x, skip), lengths, original_lengths)
+        return x
 
+    def output_spectrum(self, x: Tensor, mixture: Tensor) -> Tensor:
+        """The stems' spectra from the decoder's output (SCNet predicts them directly)."""
+        return x
+
+    def waveform(self, x: Tensor, batch: int, channels: int) -> Tensor:
+        freq, frames = x.shape[-2:]
         spec = x.reshape(-1, 2, freq, frames).permute(0, 2, 3, 1)
         out = istft(torch.view_as_complex(spec.contiguous()), self.stft_params, window=self.window)
-        out = out.reshape(batch, -1, channels, out.shape[-1])
-        return out[..., :samples]
+        return out.reshape(batch, -1, channels, out.shape[-1])
+
+
+class ScnetMasked(Scnet):
+    """`scnet_masked`: a learned per-bin embedding on the input, a complex mask on the output."""
+
+    def __init__(self, params: ScnetMaskedParams) -> None:
+        super().__init__(params)
+        width = params.dims[0]
+        self.pos_embed_f = nn.Parameter(torch.zeros(1, width, params.n_fft // 2 + 1, 1))
+        nn.init.trunc_normal_(self.pos_embed_f, std=0.02)
+        stems = width * self.num_stems
+        self.mask_layer = nn.Sequential(
+            nn.Conv2d(stems, 64, 3, padding="same"),
+            nn.GELU(),
+            nn.Conv2d(64, stems, 1),
+            nn.Tanh(),
+        )
+
+    def features(self, x: Tensor) -> Tensor:
+        return super().features(x + self.pos_embed_f)
+
+    def output_spectrum(self, x: Tensor, mixture: Tensor) -> Tensor:
+        """The mixture's spectrum times each stem's complex mask (in `(-1, 1)` per part)."""
+        mask = self.mask_layer(x)
+        freq, frames = x.shape[-2:]
+        mix = mixture.repeat(1, self.num_stems, 1, 1).reshape(-1, 2, freq, frames)
+        mask = mask.reshape(-1, 2, freq, frames)
+        real = mix[:, 0] * mask[:, 0] - mix[:, 1] * mask[:, 1]
+        imag = mix[:, 0] * mask[:, 1] + mix[:, 1] * mask[:, 0]
+        return torch.stack((real, imag), dim=1).reshape(x.shape[0], -1, freq, frames)
+
+
+class ScnetTran(Scnet):
+    """`scnet_tran`: transformers with rotary positions in place of the dual-path LSTMs."""
+
+    def __init__(self, params: ScnetTranParams) -> None:
+        super().__init__(params)
+        # In the reference's checkpoints, but never applied.
+        self.first_conv = nn.Conv2d(params.dims[0], params.dims[0], 1, bias=False)
+
+    def dual_path_layers(self, params: ScnetParams) -> list[nn.Module]:
+        assert isinstance(params, ScnetTranParams)
+        channels = params.dims[-1]
+        return [
+            DualPathTransformer(channels * (2 if i % 2 else 1), params)
+            for i in range(params.num_dual_path_layers)
+        ]
 
 
 def build(params: ScnetParams) -> Scnet:
     return Scnet(params)
 
 
+def build_masked(params: ScnetMaskedParams) -> ScnetMasked:
+    return ScnetMasked(params)
+
+
+def build_tran(params: ScnetTranParams) -> ScnetTran:
+    return ScnetTran(params)
+
+
 def select_stems(
     network: nn.Module, params: ScnetParams, stems: tuple[str, ...]
 ) -> tuple[nn.Module, tuple[str, ...]]:
-    """Keep only the last up-sampling layer's output channels of `stems` (in the order asked)."""
+    """Keep only the output channels of `stems` (in the order asked): the last up-sampling
+    layer's, or for `scnet_masked` the mask head's last convolution's."""
     if not isinstance(network, Scnet):
         raise TypeError(f"expected an Scnet network, got {type(network).__name__}")
     names = params.output_stem_names
@@ -265,6 +467,20 @@ def select_stems(
         raise ValueError(f"unknown stems {unknown}; this model outputs {list(names)}")
     width = params.dims[0]
     rows = [names.index(s) * width + j for s in stems for j in range(width)]
+    if isinstance(network, ScnetMasked):
+        # The mask head mixes every stem's decoder output; only its last convolution is per stem.
+        head = network.mask_layer[2]
+        assert isinstance(head, nn.Conv2d) and head.bias is not None
+        with torch.no_grad():
+            pruned_head = nn.Conv2d(head.in_channels, len(rows), 1).to(
+                head.weight.device, head.weight.dtype
+            )
+            pruned_head.weight.copy_(head.weight[rows])
+            assert pruned_head.bias is not None
+            pruned_head.bias.copy_(head.bias[rows])
+        network.mask_layer[2] = pruned_head
+        network.num_stems = len(stems)
+        return network, tuple(stems)
     last = network.decoder[-1]
     assert isinstance(last, nn.ModuleList)
     upsample = last[1]

@@ -73,3 +73,63 @@ class ScnetParams(ModelParams):
             window="rectangular",
             normalized=self.normalized,
         )
+
+
+class ScnetMaskedParams(ScnetParams):
+    """SCNet predicting a complex mask of the mixture's spectrum (MSST's `scnet_masked`).
+
+    Its layout adds a learned per-bin embedding added to the input spectrum (`pos_embed_f`) and
+    a small mask head (`mask_layer`) after the decoder; its STFT window is a periodic Hann
+    window of `n_fft` (so `win_length` must be `n_fft`). The mask head is built for stereo.
+    """
+
+    @model_validator(mode="after")
+    def _check_masked(self) -> ScnetMaskedParams:
+        if self.audio_channels != 2:
+            raise ValueError(
+                f"audio_channels={self.audio_channels}: scnet_masked's mask head is built for "
+                "stereo (4 spectrum channels per stem)"
+            )
+        if self.win_length != self.n_fft:
+            raise ValueError(
+                f"win_length={self.win_length} must equal n_fft={self.n_fft}: scnet_masked's "
+                "Hann window spans n_fft"
+            )
+        return self
+
+    @property
+    def stft(self) -> StftParams:
+        """The network's STFT: a periodic Hann window of `n_fft`, centred."""
+        return StftParams(
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window="hann",
+            normalized=self.normalized,
+        )
+
+
+class ScnetTranParams(ScnetParams):
+    """SCNet with transformers instead of LSTMs in the dual-path layers (MSST's `scnet_tran`).
+
+    MSST's `tran_rotary_embedding_dim` → `rotary_embedding_dim`, `tran_depth` →
+    `transformer_depth`, `tran_heads` → `heads`, `tran_dim_head` → `dim_head`; its dropouts
+    and `tran_flash_attn` do not change inference. `expand` is unused (kept as MSST accepts it).
+    """
+
+    rotary_embedding_dim: Gt0 = 64
+    """Features of each head rotated by the rotary position embedding (the first ones)."""
+    transformer_depth: Gt0 = 1
+    """Transformer layers per path (frequency, time) of each dual-path layer."""
+    heads: Gt0 = 8
+    dim_head: Gt0 = 64
+
+    @model_validator(mode="after")
+    def _check_tran(self) -> ScnetTranParams:
+        if self.rotary_embedding_dim % 2:
+            raise ValueError(f"rotary_embedding_dim={self.rotary_embedding_dim} must be even")
+        if self.rotary_embedding_dim > self.dim_head:
+            raise ValueError(
+                f"rotary_embedding_dim={self.rotary_embedding_dim} exceeds dim_head={self.dim_head}"
+            )
+        return self

@@ -34,7 +34,11 @@ def test_contract_kit_one_stem() -> None:
 
 
 def test_hooks() -> None:
-    assert splifft_plugin_scnet.splifft_architectures() == [SPEC]
+    assert splifft_plugin_scnet.splifft_architectures() == [
+        SPEC,
+        splifft_plugin_scnet.MASKED_SPEC,
+        splifft_plugin_scnet.TRAN_SPEC,
+    ]
     assert SPEC.name == "scnet"
     assert SPEC.msst_model_types == ("scnet",)
 
