@@ -1,5 +1,6 @@
-"""splifft plugin: BS-RoFormer (`bs_roformer`), Mel-Band RoFormer (`mel_roformer`) and their
-conformer variants (`bs_conformer`, `mel_band_conformer`).
+"""splifft plugin: BS-RoFormer (`bs_roformer`, with unwa's HyperACE heads `bs_roformer_hyperace`),
+Mel-Band RoFormer (`mel_roformer`) and their conformer variants (`bs_conformer`,
+`mel_band_conformer`).
 
 Torch-free at import: the networks live in `splifft_plugin_roformer.network` and
 `splifft_plugin_roformer.conformer` and are imported only when a model is built.
@@ -11,6 +12,7 @@ from splifft_core.hookspecs import hookimpl
 from splifft_core.models import ArchitectureSpec
 from splifft_plugin_roformer.params import (
     BSConformerParams,
+    BSRoformerHyperAceParams,
     BSRoformerParams,
     MelConformerParams,
     MelRoformerParams,
@@ -26,6 +28,19 @@ BS_ROFORMER = ArchitectureSpec(
     msst_model_types=("bs_roformer",),
     msst_import="splifft_plugin_roformer.msst:import_bs_roformer",
     description="Band-Split RoFormer (Lu et al., 2023): fixed frequency bands, axial transformers.",
+)
+
+BS_ROFORMER_HYPERACE = ArchitectureSpec(
+    name="bs_roformer_hyperace",
+    params_model=BSRoformerHyperAceParams,
+    model_factory="splifft_plugin_roformer.network:build_bs_roformer_hyperace",
+    archetype="waveform",
+    checkpoint_transform="splifft_plugin_roformer.weights:checkpoint_transform",
+    stem_selection="splifft_plugin_roformer.weights:select_stems",
+    description=(
+        "BS-RoFormer with unwa's HyperACE mask heads: per-band MLP masks plus a hypergraph "
+        "segmentation network's residual (v1, v2)."
+    ),
 )
 
 MEL_ROFORMER = ArchitectureSpec(
@@ -67,4 +82,4 @@ MEL_CONFORMER = ArchitectureSpec(
 
 @hookimpl
 def splifft_architectures() -> list[ArchitectureSpec]:
-    return [BS_ROFORMER, MEL_ROFORMER, BS_CONFORMER, MEL_CONFORMER]
+    return [BS_ROFORMER, BS_ROFORMER_HYPERACE, MEL_ROFORMER, BS_CONFORMER, MEL_CONFORMER]

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from splifft_core.kernels import linear
 from splifft_core.stft import istft, make_window, stft
 from splifft_plugin_roformer.params import (
+    BSRoformerHyperAceParams,
     BSRoformerParams,
     MelRoformerParams,
     _BandSplitParams,
@@ -401,7 +402,9 @@ class Roformer(nn.Module):
         batch, channels, length = audio.shape
         if channels != self.channels:
             raise ValueError(f"expected {self.channels} audio channels, got {channels}")
-        spec = stft(audio.float(), self.stft_params, self.window)
+        # float64 stays float64 (reference checks); anything else runs in float32
+        audio = audio if audio.dtype == torch.float64 else audio.float()
+        spec = stft(audio, self.stft_params, self.window.to(audio.dtype))
         frames = spec.shape[-1]
         # (b, c, f, t) → (b, f·c, t): bins interleaved with channels
         spec = spec.transpose(1, 2).flatten(1, 2)
@@ -426,7 +429,7 @@ class Roformer(nn.Module):
         x = self.final_norm(x)
 
         masks = torch.stack([self.mask_estimators[i](x) for i in self.active_stems], dim=1)
-        masks = masks.float()  # under autocast: the complex math stays in float32
+        masks = masks.to(audio.dtype)  # under autocast: the complex math stays in float32
         masks = torch.view_as_complex(_split_last(masks, -1, 2).transpose(2, 3).contiguous())
         if self.overlapping:
             summed = masks.new_zeros(*masks.shape[:2], spec.shape[1], frames)
@@ -438,7 +441,7 @@ class Roformer(nn.Module):
         out = out.reshape(batch, stems, -1, channels, frames).transpose(2, 3).flatten(0, 2)
         if self.zero_dc:
             out = out.index_fill(1, torch.tensor(0, device=out.device), 0.0)
-        recon = istft(out, self.stft_params, length, self.window)
+        recon = istft(out, self.stft_params, length, self.window.to(audio.dtype))
         return recon.reshape(batch, stems, channels, length)
 
 
@@ -500,3 +503,29 @@ def build_mel_roformer(params: MelRoformerParams) -> Roformer:
         final_norm=False,
         mask_layers=params.mask_estimator_depth + 1,
     )
+
+
+def build_bs_roformer_hyperace(params: BSRoformerHyperAceParams) -> Roformer:
+    """BS-RoFormer whose mask estimators carry unwa's HyperACE residual."""
+    from splifft_plugin_roformer.hyperace import HyperAceMaskEstimator, SegmModelHyperAce
+
+    network = build_bs_roformer(params)
+    dim_inputs = network.band_split.dim_inputs
+    network.mask_estimators = nn.ModuleList(
+        HyperAceMaskEstimator(
+            params.dim,
+            dim_inputs,
+            params.mask_estimator_depth,
+            params.mlp_expansion_factor,
+            SegmModelHyperAce(
+                dim=params.dim,
+                bands=len(dim_inputs),
+                target_bins=sum(dim_inputs) // 4,
+                version=params.hyperace_version,
+                num_hyperedges=params.hyperedges,
+                num_heads=params.hyperace_heads,
+            ),
+        )
+        for _ in range(params.stems)
+    )
+    return network

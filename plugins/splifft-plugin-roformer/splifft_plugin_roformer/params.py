@@ -132,6 +132,32 @@ class BSRoformerParams(_RoformerParams):
         return self
 
 
+class BSRoformerHyperAceParams(BSRoformerParams):
+    """BS-RoFormer with unwa's HyperACE mask heads: each stem's per-band MLP mask plus the
+    residual of a convolutional segmentation network (HyperACE) over the whole grid."""
+
+    hyperace_version: Literal[1, 2]
+    """1: the first release; 2: band-axis downsampling and TFC-TDF blocks in the upsampling head."""
+    num_hyperedges: Gt0 | None = None
+    """Hyperedges of the hypergraphs; `None`: 16 for v1, 32 for v2."""
+    hyperace_heads: Gt0 = 8
+    """Heads of the hyperedge matching (they must divide 256, the hypergraph's width)."""
+
+    @property
+    def hyperedges(self) -> int:
+        if self.num_hyperedges is not None:
+            return self.num_hyperedges
+        return 16 if self.hyperace_version == 1 else 32
+
+    @model_validator(mode="after")
+    def _check_hyperace(self) -> BSRoformerHyperAceParams:
+        if not self.stereo:
+            raise ValueError("the HyperACE heads predict 4 values per bin: they need stereo=true")
+        if 256 % self.hyperace_heads:
+            raise ValueError(f"hyperace_heads={self.hyperace_heads} does not divide 256")
+        return self
+
+
 class MelRoformerParams(_RoformerParams):
     """Mel-Band RoFormer (Wang et al., 2023): overlapping bands from a mel filter bank."""
 

@@ -63,7 +63,13 @@ def test_stem_selection_skips_the_other_mask_estimators() -> None:
 
 def test_hooks() -> None:
     names = [spec.name for spec in splifft_architectures()]
-    assert names == ["bs_roformer", "mel_roformer", "bs_conformer", "mel_band_conformer"]
+    assert names == [
+        "bs_roformer",
+        "bs_roformer_hyperace",
+        "mel_roformer",
+        "bs_conformer",
+        "mel_band_conformer",
+    ]
     assert all(spec.stem_selection for spec in splifft_architectures())
 
 
