@@ -35,8 +35,6 @@ from splifft_core.types import Channels, ChunkBorder, ChunkSize, FrameHop, Sampl
 if TYPE_CHECKING:
     import numpy as np
 
-TASKS: tuple[Task, ...] = ("separation", "pitch", "notes", "beats")
-
 ANALYSIS_OUTPUTS: dict[Task, tuple[str, ...]] = {
     "separation": (),
     "pitch": ("pitch.csv",),

@@ -83,6 +83,9 @@ class AudioInfo:
     sample_rate: int
     channels: int
     frames: int
+    tags: dict[str, str] = field(default_factory=dict)
+    """A media file's title, artist, album, … as FFmpeg reads them (lower-case keys); empty for
+    libsndfile's formats, whose tags `FileSource` reads."""
 
 
 def uses_soundfile(path: Path, stream: int = 0) -> bool:
@@ -119,10 +122,12 @@ def probe(path: Path, stream: int = 0) -> AudioInfo:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: not a readable audio file (file is empty)")
     if not uses_soundfile(path, stream):
-        from splifft_core.media import _probe
+        from splifft_core.media import probe_media
 
-        media = _probe(path, stream, exact=False)
-        return AudioInfo(path, media.sample_rate, media.channels, max(media.frames, 1))
+        media = probe_media(path, stream, exact=False)
+        return AudioInfo(
+            path, media.sample_rate, media.channels, max(media.frames, 1), dict(media.tags)
+        )
     try:
         info = sf.info(str(path))
     except Exception as exc:
@@ -350,9 +355,7 @@ class FileSource:
 
     def _read_tags(self) -> dict[str, str]:
         if self._media:
-            from splifft_core.media import _probe
-
-            return _probe(self.path, self.stream, exact=False).tags
+            return dict(self.info.tags)  # read with the probe
         tags: dict[str, str] = {}
         with contextlib.suppress(Exception), sf.SoundFile(str(self.path)) as f:
             for key, value in f.copy_metadata().items():

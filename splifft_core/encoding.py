@@ -394,38 +394,43 @@ def encode_stems_mp4(
     add_mp4_box(destination, b"stem", stem_manifest())
 
 
+def _box_header(head: bytes, position: int, end: int) -> tuple[bytes, int, int]:
+    """`(type, header size, size)` of the box whose first 16 bytes (fewer at the end) are
+    `head`, at `position` in a span ending at `end`."""
+    size, kind = struct.unpack(">I4s", head[:8])
+    header = 8
+    if size == 1:
+        (size,) = struct.unpack(">Q", head[8:16])
+        header = 16
+    elif size == 0:
+        size = end - position
+    if size < header or position + size > end:
+        raise OutputError("malformed MP4 box structure")
+    return kind, header, size
+
+
 def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
     """`(type, offset, header size, size)` of the boxes in `data[start:end]`."""
     position = start
     while position + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[position : position + 8])
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack(">Q", data[position + 8 : position + 16])
-            header = 16
-        elif size == 0:
-            size = end - position
-        if size < header or position + size > end:
-            raise OutputError("malformed MP4 box structure")
+        kind, header, size = _box_header(data[position : position + 16], position, end)
         yield kind, position, header, size
         position += size
 
 
 def _top_level_boxes(path: Path) -> list[tuple[bytes, int, int]]:
-    """`(type, offset, size)` of the file's top-level boxes, reading headers only."""
+    """`(type, offset, size)` of the file's top-level boxes, reading headers only (`mdat` may
+    be gigabytes)."""
     boxes: list[tuple[bytes, int, int]] = []
     total = path.stat().st_size
     with path.open("rb") as f:
         position = 0
         while position + 8 <= total:
             f.seek(position)
-            size, kind = struct.unpack(">I4s", f.read(8))
-            if size == 1:
-                (size,) = struct.unpack(">Q", f.read(8))
-            elif size == 0:
-                size = total - position
-            if size < 8 or position + size > total:
-                raise OutputError(f"{path}: malformed MP4 box structure")
+            try:
+                kind, _, size = _box_header(f.read(16), position, total)
+            except OutputError:
+                raise OutputError(f"{path}: malformed MP4 box structure") from None
             boxes.append((kind, position, size))
             position += size
     return boxes

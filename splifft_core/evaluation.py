@@ -236,9 +236,9 @@ def _is_stem_mp4(path: Path) -> bool:
 
 def _check_stem_mp4(path: Path) -> None:
     """A one-line error unless `path` opens and has the mixture and the 4 stems' streams."""
-    from splifft_core.media import _probe
+    from splifft_core.media import probe_media
 
-    streams = _probe(path, 0, exact=False).audio_streams
+    streams = probe_media(path, 0, exact=False).audio_streams
     if streams < 1 + len(STEM_MP4_STEMS):
         raise DatasetError(
             f"{path}: {streams} audio stream(s); a {STEM_MP4} holds the mixture and "

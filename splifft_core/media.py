@@ -193,10 +193,11 @@ def _probe(path: Path, stream: int, exact: bool) -> MediaInfo:
     return MediaInfo(**{**info.__dict__, "frames": frames})
 
 
-def probe_media(path: Path, stream: int = 0) -> MediaInfo:
+def probe_media(path: Path, stream: int = 0, *, exact: bool = True) -> MediaInfo:
     """Describe audio stream `stream` (0: the first audio stream) of `path`, or raise a one-line
-    `AudioError` naming the file. `frames` is exact (see the module's note on lengths)."""
-    return _probe(path, stream, exact=True)
+    `AudioError` naming the file. `frames` is exact (see the module's note on lengths);
+    `exact=False` takes the container's estimate instead (no decode, no packet scan)."""
+    return _probe(path, stream, exact=exact)
 
 
 def decode_blocks(

@@ -7,7 +7,10 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from splifft_core.types import Task
 
 from splifft.cli import render
 
@@ -332,7 +335,7 @@ def separate_all(
             raise ConfigError(
                 f"{option} applies to separation models; {model} is a {manifest.task} model"
             )
-        return analyze_all(args, tracks, inputs, manifest.identifier)
+        return analyze_all(args, tracks, inputs, manifest.identifier, manifest.task)
     chains = parse_chains(args.then, manifest.all_stems)
     requested = stems or manifest.all_stems
     for _, stem in chains:
@@ -494,15 +497,22 @@ def analyze_stem(
 
 
 def analyze_all(
-    args: argparse.Namespace, tracks: list[Track], inputs: list[Path], model: str
+    args: argparse.Namespace, tracks: list[Track], inputs: list[Path], model: str, task: Task
 ) -> int:
     """`splifft run` with an analysis model: each track's pitch, notes or beats files."""
     import splifft_core.api as api
+    from splifft_core.analysis import ANALYSIS_OUTPUTS
     from splifft_core.errors import SplifftError
-    from splifft_core.separator import resolve_device
+    from splifft_core.separator import plan_outputs, resolve_device
 
     device = resolve_device(args.device)
     protected = [p.resolve() for p in inputs]
+    # -- before any work: every output path, as for stems (`{stem}` is the file's name) --
+    names = [*ANALYSIS_OUTPUTS[task], *([f"{task}.npz"] if args.activations else [])]
+    folders = [(path, args.output / sub) for path, sub in tracks]
+    for name in names:
+        stem, _, ext = name.partition(".")
+        plan_outputs(folders, args.filename, [stem], ext, model, protected)
     check_writable(args.output)
     failures = 0
     with render.downloads(args.quiet) as on_download:
@@ -514,19 +524,6 @@ def analyze_all(
             notify=render.note,
             on_download=on_download,
         )
-    plans = [
-        analyzer.output_paths(args.output / sub, args.filename, path, args.activations)
-        for path, sub in tracks
-    ]
-    owners: dict[Path, Path] = {}
-    for (path, _), plan in zip(tracks, plans, strict=True):
-        for dest in plan.values():
-            key = dest.resolve()
-            if key in owners and owners[key] != path:
-                from splifft_core.errors import OutputError
-
-                raise OutputError(f"{owners[key]} and {path} would both write {dest}; rename one")
-            owners[key] = path
     for path, sub in tracks:
         try:
             with render.chunks(path.name, args.quiet) as on_progress:
