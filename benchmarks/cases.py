@@ -12,8 +12,12 @@ from typing import Any, Literal
 
 RATE = 44100
 
-Family = Literal["bs_roformer", "mel_roformer", "mdx23c", "htdemucs"]
-Engine = Literal["ours", "splifft009", "audiosep", "demucs"]
+Family = Literal[
+    "bs_roformer", "mel_roformer", "mdx23c", "htdemucs", "bs_roformer_hyperace", "apollo"
+]
+Engine = Literal["ours", "splifft009", "audiosep", "demucs", "msst"]
+HYPERACE_KEYS = ("hyperace_version", "num_hyperedges", "hyperace_heads")
+"""Our `bs_roformer_hyperace` params a HyperACE case's `model` adds to MSST's BS-RoFormer keys."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,8 @@ class Case:
     name: str
     family: Family
     model: dict[str, Any]
-    """Constructor kwargs of the reference network (MSST `model:` section / demucs kwargs)."""
+    """Constructor kwargs of the reference network (MSST `model:` section / demucs kwargs; the
+    HyperACE case adds `HYPERACE_KEYS`)."""
     chunk_size: int
     seconds: float
     """Input length."""
@@ -135,6 +140,46 @@ def speed_cases(quick: bool) -> list[Case]:
             stems=("drums", "bass", "other", "vocals"),
             note="the published htdemucs shape (48 channels, depth 4, 5 transformer layers)",
         ),
+        Case(
+            "bs_roformer_hyperace-small",
+            "bs_roformer_hyperace",
+            _roformer(
+                64,
+                2,
+                4,
+                32,
+                stft_hop_length=512,
+                num_stems=1,
+                mask_estimator_depth=2,
+                hyperace_version=2,
+                num_hyperedges=32,
+                hyperace_heads=8,
+            ),
+            # the HyperACE heads work on the whole STFT grid whatever `dim`: about 9 CPU s per
+            # 2.97 s chunk on 2 cores, so a shorter chunk keeps the case in minutes
+            chunk_size=512 * 64,
+            seconds=1.5 * scale,
+            overlap=2,
+            stems=("vocals",),
+            note=(
+                "splifft 0.0.9's BS-RoFormer with unwa's HyperACE v2 heads (32 hyperedges, 8 "
+                "heads): dim 64, depth 2, 4 heads × 32, 62 bands, n_fft 2048, hop 512; chunk "
+                "0.74 s (65 frames), 2× overlap"
+            ),
+        ),
+        Case(
+            "apollo-small",
+            "apollo",
+            {"sr": RATE, "win": 20, "feature_dim": 64, "layer": 2},
+            chunk_size=3 * RATE // 2,  # about 4 CPU s per 3 s chunk on 2 cores
+            seconds=3.0 * scale,
+            overlap=2,
+            stems=("restored",),
+            note=(
+                "MSST's Apollo: feature_dim 64, 2 layers, 20 ms window (hop 441), 44.1 kHz; "
+                "chunk 1.5 s (151 frames), 2× overlap"
+            ),
+        ),
     ]
     if not quick:
         cases.insert(
@@ -174,7 +219,15 @@ def memory_case() -> Case:
 
 
 def msst_config(case: Case) -> dict[str, Any]:
-    """The case as an MSST yaml (what audio-separator's MDXC separator and our importers read)."""
+    """The case as an MSST yaml (what audio-separator's MDXC separator, MSST's `demix` and our
+    importers read)."""
+    if case.family == "apollo":  # MSST's config_apollo.yaml sections (no STFT keys)
+        return {
+            "audio": {"chunk_size": case.chunk_size, "num_channels": 2, "sample_rate": RATE},
+            "model": dict(case.model),
+            "training": {"instruments": list(case.stems), "target_instrument": case.stems[0]},
+            "inference": {"batch_size": case.batch_size, "num_overlap": case.overlap},
+        }
     dim_t = case.chunk_size // case.stft_hop_length + 1
     target = case.stems[0] if len(case.stems) == 1 else None
     return {
@@ -186,7 +239,8 @@ def msst_config(case: Case) -> dict[str, Any]:
             "dim_t": dim_t,
             **case.extra,
         },
-        "model": dict(case.model),
+        # MSST's BS-RoFormer keys only: the HyperACE settings are ours (`HYPERACE_KEYS`)
+        "model": {k: v for k, v in case.model.items() if k not in HYPERACE_KEYS},
         "training": {"instruments": list(case.stems), "target_instrument": target},
         "inference": {"batch_size": case.batch_size, "num_overlap": case.overlap, "dim_t": dim_t},
     }
@@ -196,7 +250,8 @@ def msst_config(case: Case) -> dict[str, Any]:
 class Job:
     engine: Engine
     layout: str
-    """Which peer this run is matched to: `splifft009`, `audiosep`, `demucs` (ours mimics it)."""
+    """Which peer this run is matched to: `splifft009`, `audiosep`, `demucs`, `msst` (ours
+    mimics it)."""
     case: Case
     weights: str
     """Path of the shared random state dict (reference layout)."""
@@ -205,6 +260,8 @@ class Job:
     audio_file: str | None = None
     """Ours only: stream this file with `separate_file` instead of `separate` on a tensor."""
     out_dir: str | None = None
+    msst: str | None = None
+    """An MSST checkout: its `utils/model_utils.py` (`demix`) and Apollo network."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

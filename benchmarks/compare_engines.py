@@ -1,14 +1,15 @@
 """Side-by-side CPU benchmark: our engine against the engines people use, same weights.
 
     bash benchmarks/make_peers_venv.sh          # once: the peers' venv, .venv-peers
-    python benchmarks/compare_engines.py [--quick] [--out docs/benchmarks.md]
+    python benchmarks/compare_engines.py [--quick] [--msst DIR] [--out docs/benchmarks.md]
 
 Every run is a fresh process (peak RSS and CPU time from `wait4`): ours with this venv's
 python (`ours_runner.py`), the peers with the peers' venv (`peers_runner.py`, see
-`--peers-python`): splifft 0.0.9's engine, audio-separator's MDXC `demix` and demucs'
-`apply_model`. Each case's random weights are made once by the reference network and loaded
-unchanged by every engine; each pair runs with the peer's chunk size, hop and batch size and
-the same number of chunks (the tables show the counts). Peers run twice: with glibc's default
+`--peers-python`): splifft 0.0.9's engine, audio-separator's MDXC `demix`, demucs'
+`apply_model` and MSST's own `demix` (from an MSST checkout, `--msst`; without one the
+HyperACE and Apollo cases are skipped). Each case's random weights are made once by the
+reference network and loaded unchanged by every engine; each pair runs with the peer's chunk
+size, hop and batch size and the same number of chunks (the tables show the counts). Peers run twice: with glibc's default
 malloc and with `GLIBC_TUNABLES` keeping freed memory (`--tunables`). Runs are interleaved
 and repeated (`--repeats`); the fastest wall time of each counts. The result is written as
 Markdown to `--out`.
@@ -44,7 +45,10 @@ PEER_NAMES = {
     "splifft009": "splifft 0.0.9",
     "audiosep": "audio-separator demix",
     "demucs": "demucs apply_model",
+    "msst": "MSST demix",
 }
+MSST_COMMIT = "ccc011a"
+"""The MSST commit the HyperACE and Apollo cases were written against."""
 
 
 @dataclass
@@ -121,7 +125,9 @@ class Bench:
         calls: int,
         device: str,
         precision: str,
+        msst: str | None = None,
     ) -> None:
+        self.msst = msst
         self.device = device
         self.precision = precision
         self.peers_python = peers_python
@@ -137,7 +143,12 @@ class Bench:
     def weights(self, case: Case) -> str:
         path = self.workdir / f"{case.name}.pt"
         if not path.exists():
-            job = {"engine": "init", "case": case.to_json(), "weights": str(path)}
+            job = {
+                "engine": "init",
+                "case": case.to_json(),
+                "weights": str(path),
+                "msst": self.msst,
+            }
             info, _ = run_measured(
                 [self.peers_python, str(HERE / "peers_runner.py"), json.dumps(job)],
                 False,
@@ -158,6 +169,7 @@ class Bench:
             "threads": self.threads,
             "device": self.device,
             "precision": self.precision,
+            "msst": self.msst,
             **(extra or {}),
         }
         if result.engine == "ours":
@@ -186,7 +198,37 @@ def peers_of(case: Case) -> list[str]:
         return ["splifft009", "audiosep"]
     if case.family == "mdx23c":
         return ["audiosep"]
+    if case.family in ("bs_roformer_hyperace", "apollo"):
+        # HyperACE: `peers_runner` runs 0.0.9's engine too (`splifft009`), left out here for
+        # time (its heads cost seconds per chunk on 2 cores)
+        return ["msst"]
     return ["demucs"]
+
+
+def needs_msst(case: Case) -> bool:
+    """MSST's demix is a peer (and Apollo's reference network is MSST's own)."""
+    return "msst" in peers_of(case)
+
+
+def msst_checkout(path: str | None) -> str | None:
+    """`path` when it holds an MSST checkout (its `utils/model_utils.py`), else None."""
+    if path and (Path(path) / "utils" / "model_utils.py").is_file():
+        return str(Path(path).resolve())
+    return None
+
+
+def msst_line(path: str) -> str:
+    """The checkout and, where it is a git work tree, its commit."""
+    commit = subprocess.run(
+        ["git", "-C", path, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (
+        f"- MSST checkout: `{path}` (commit {commit or 'unknown, not a git work tree'}; "
+        f"the cases were written against {MSST_COMMIT})"
+    )
 
 
 def speed(
@@ -249,7 +291,9 @@ def write_track(path: Path, seconds: float) -> None:
             f.write(np.clip(0.1 * rng.standard_normal((n, 2)), -1, 1).astype(np.float32))
 
 
-def machine(threads: int, peers_python: str, device: str, precision: str) -> list[str]:
+def machine(
+    threads: int, peers_python: str, device: str, precision: str, msst: str | None = None
+) -> list[str]:
     model = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -290,6 +334,7 @@ def machine(threads: int, peers_python: str, device: str, precision: str) -> lis
         f"peers' venv: {peers}",
         f"- threads: `torch.set_num_threads({threads})`, `OMP_NUM_THREADS={threads}`, "
         f"`MKL_NUM_THREADS={threads}` in every run",
+        *([msst_line(msst)] if msst else []),
         f"- tuned malloc: `GLIBC_TUNABLES={TUNABLES}` (trim threshold 1 GiB, mmap threshold "
         "256 MiB)",
         f"- load average when this file was written: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
@@ -372,9 +417,10 @@ def targets(cases: list[Case], plans: dict[str, list[Result]]) -> list[str]:
                 continue
             ours = ours_by_layout[r.layout]
             # issue 8: roformers ≥ 1.5× the peers' default run, HTDemucs at least as fast;
-            # every tuned-malloc peer (and MDX23C, which has no bar of its own) just beaten
-            roformer = case.family in ("bs_roformer", "mel_roformer")
-            need = 1.5 if roformer and not r.tuned else 1.0
+            # every tuned-malloc peer (and MDX23C, which has no bar of its own) just beaten;
+            # issue 18: HyperACE and Apollo ≥ 1.5× too
+            fast = case.family in ("bs_roformer", "mel_roformer", "bs_roformer_hyperace", "apollo")
+            need = 1.5 if fast and not r.tuned else 1.0
             speedup = r.wall / ours.wall
             lines.append(
                 f"| {case.name}: ≥ {need:g}× faster than {r.label} | {speedup:.2f}× | "
@@ -482,6 +528,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="override every speed input (smoke tests)")
     parser.add_argument("--minutes", type=float, nargs="*", default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--msst",
+        default=os.environ.get("MSST_DIR"),
+        help="an MSST checkout (Music-Source-Separation-Training, commit "
+        f"{MSST_COMMIT}): the HyperACE and Apollo cases run its `demix` (default: $MSST_DIR; "
+        "without one they are skipped)",
+    )
     opts = parser.parse_args()
     if not opts.render and not Path(opts.peers_python).exists():
         parser.error(
@@ -492,6 +545,15 @@ def main() -> None:
         opts.repeats = 1 if opts.quick else 2
     minutes = opts.minutes if opts.minutes is not None else [1, 5] if opts.quick else [1, 5, 10]
     cases = [c for c in speed_cases(opts.quick) if not opts.cases or c.name in opts.cases]
+    opts.msst = msst_checkout(opts.msst)
+    skipped = [c.name for c in cases if needs_msst(c)] if not opts.msst else []
+    if skipped and not opts.render:
+        print(
+            f"note: skipping {', '.join(skipped)}: no MSST checkout (pass --msst DIR or set "
+            "MSST_DIR; `bash benchmarks/make_peers_venv.sh` says how to get one)",
+            flush=True,
+        )
+        cases = [c for c in cases if c.name not in skipped]
     if opts.seconds:
         cases = [dataclasses.replace(c, seconds=opts.seconds) for c in cases]
     command = "python benchmarks/compare_engines.py " + " ".join(sys.argv[1:])
@@ -503,6 +565,7 @@ def main() -> None:
         # the runs' own device and precision label the tables, not this command's defaults
         opts.device = saved[0].get("device", "cpu")
         opts.precision = saved[0].get("precision", "float32")
+        opts.msst = next((run["msst"] for run in saved if run.get("msst")), None)
         cases = [c for c in cases if c.name in plans]
     else:
         with tempfile.TemporaryDirectory(prefix="splifft-compare-") as tmp:
@@ -514,8 +577,10 @@ def main() -> None:
                 opts.calls,
                 opts.device,
                 opts.precision,
+                opts.msst,
             )
             bench.saved["command"] = command.strip()
+            bench.saved["msst"] = opts.msst
             bench.saved["device"], bench.saved["precision"] = opts.device, opts.precision
             plans = speed(bench, cases, opts.repeats, opts.tuned_ours)
             memory_rows = memory(bench, minutes) if minutes else []
@@ -547,7 +612,7 @@ def render(
         "",
         "## Machine",
         "",
-        *machine(opts.threads, opts.peers_python, opts.device, opts.precision),
+        *machine(opts.threads, opts.peers_python, opts.device, opts.precision, opts.msst),
         "",
         "## Cases",
         "",

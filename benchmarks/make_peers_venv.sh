@@ -17,6 +17,11 @@
 # is. Nothing else of torchaudio exists there; `peers_runner.py` still puts its own stub
 # (`torchaudio.functional.melscale_fbanks`) in `sys.modules` for splifft 0.0.9.
 #
+# The HyperACE and Apollo cases of compare_engines.py also need an MSST checkout (its
+# `utils/model_utils.py` `demix` and `models/look2hear`, which have no PyPI package; their
+# imports, ml_collections, tqdm and numpy, are installed here): the script ends by saying how
+# to get one.
+#
 #     bash benchmarks/make_peers_venv.sh [VENV]      # default: .venv-peers
 set -euo pipefail
 venv="${1:-.venv-peers}"
@@ -58,3 +63,9 @@ print("peers venv:", ", ".join(f"{p} {md.version(p)}" for p in
 import basic_pitch.inference, pesto  # their inference code imports cleanly
 assert basic_pitch.ONNX_PRESENT and not basic_pitch.TF_PRESENT
 PY
+cat <<'MSG'
+For the HyperACE and Apollo cases of compare_engines.py, an MSST checkout (not installed):
+    git clone https://github.com/ZFTurbo/Music-Source-Separation-Training /path/to/msst
+    git -C /path/to/msst checkout ccc011a
+    export MSST_DIR=/path/to/msst      # or: compare_engines.py --msst /path/to/msst
+MSG

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.cases import RATE, Case, msst_config
+from benchmarks.cases import HYPERACE_KEYS, RATE, Case, msst_config
 from splifft_core.config import InferenceConfig
 from splifft_core.engine import precision_autocast
 from splifft_core.models import ArchitectureSpec
@@ -81,6 +81,8 @@ def spec_and_params(case: Case) -> tuple[ArchitectureSpec, dict[str, Any]]:
         "mel_roformer": ("roformer", "MEL_ROFORMER", "import_mel_band_roformer"),
         "mdx23c": ("mdx23c", "SPEC", "import_msst"),
         "htdemucs": ("demucs", "SPEC", ""),
+        "bs_roformer_hyperace": ("roformer", "BS_ROFORMER_HYPERACE", "import_bs_roformer"),
+        "apollo": ("apollo", "SPEC", "import_msst"),
     }[case.family]
     module = importlib.import_module(f"splifft_plugin_{plugin}")
     spec: ArchitectureSpec = getattr(module, spec_name)
@@ -88,6 +90,8 @@ def spec_and_params(case: Case) -> tuple[ArchitectureSpec, dict[str, Any]]:
         return spec, {**case.model, "samplerate": RATE, "audio_channels": 2}
     msst = importlib.import_module(f"splifft_plugin_{plugin}.msst")
     params: dict[str, Any] = getattr(msst, importer)(msst_config(case))["params"]
+    if case.family == "bs_roformer_hyperace":  # MSST's BS-RoFormer keys plus the heads'
+        params.update({k: case.model[k] for k in HYPERACE_KEYS if k in case.model})
     return spec, params
 
 
@@ -115,6 +119,16 @@ def matched_inference(case: Case, layout: str) -> InferenceConfig:
             padding_mode="constant",
             **common,
         )
+    if layout == "msst":
+        # MSST's generic demix: reflect-pad chunk - hop on both sides, a chunk every hop,
+        # linear fades of chunk // 10 (none at the outer edges)
+        return InferenceConfig(
+            chunk_layout="msst",
+            window_shape="linear_fade",
+            fade_size=case.chunk_size // 10,
+            padding_mode="reflect",
+            **common,
+        )
     if layout == "demucs":
         return InferenceConfig(
             chunk_layout="centered_tail",
@@ -132,12 +146,20 @@ def build(
     spec, params = spec_and_params(case)
     state = torch.load(weights, weights_only=True)
     inference = matched_inference(case, layout).model_copy(update={"precision": precision})
-    if spec.checkpoint_loader is None:
+    hyperace = case.family == "bs_roformer_hyperace"
+    if spec.checkpoint_loader is None and not hyperace:
         return Separator.from_spec(spec, params, state, inference=inference, device=device)
-    # htdemucs loads checkpoint files; a bare state dict goes through its transform
+    # htdemucs loads checkpoint files and 0.0.9's HyperACE state dict lacks the rotary tables:
+    # the bare state dict goes through the transform, then loads strictly
     separator = Separator.from_spec(spec, params, None, inference=inference, device=device)
     network = separator.model.network
-    network.load_state_dict(spec.transform_checkpoint(state, separator.params), strict=True)
+    state = spec.transform_checkpoint(state, separator.params)
+    if hyperace:
+        # splifft 0.0.9 computes its rotary frequencies; we (and the checkpoints) store them
+        own = network.state_dict()
+        rotary = {k: v for k, v in own.items() if k.endswith("rotary_embed.freqs")}
+        state = {**rotary, **state}
+    network.load_state_dict(state, strict=True)
     return separator
 
 

@@ -4,11 +4,14 @@
     .venv-peers/bin/python benchmarks/peers_runner.py '<job json>'
 
 Modes: `init` builds the reference network (audio-separator's MSST-vendored roformers / TFC-TDF
-net, demucs' HTDemucs) with seed 0 and saves its state dict, the weights every engine loads;
+net, demucs' HTDemucs, splifft 0.0.9's HyperACE BS-RoFormer, the Apollo of the MSST checkout
+`job["msst"]`) with seed 0 and saves its state dict, the weights every engine loads;
 otherwise runs `engine` (`splifft009`: splifft 0.0.9's `InferenceEngine` waveform pipeline;
-`audiosep`: audio-separator's `MDXCSeparator.demix`; `demucs`: `demucs.apply.apply_model`) and
-prints one JSON line: wall and CPU seconds of the separation call, the seconds spent inside
-the chunk model, and how many chunks went through it.
+`audiosep`: audio-separator's `MDXCSeparator.demix`; `demucs`: `demucs.apply.apply_model`;
+`msst`: `demix` of the MSST checkout's `utils/model_utils.py`; the HyperACE case wraps 0.0.9's
+network into its waveform chunk model, STFT → masks → ISTFT) and prints one JSON line: wall
+and CPU seconds of the separation call, the seconds spent inside the chunk model, and how many
+chunks went through it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ DEVICE = torch.device("cpu")
 """Where the peers run (`job["device"]`); CUDA timings wait for the device."""
 LOW_PRECISION = None
 """`torch.bfloat16` / `torch.float16` when the job asks for autocast, else None."""
+MSST_DIR = None
+"""The MSST checkout (`job["msst"]`): `utils/model_utils.py` and `models/look2hear`."""
 
 
 def sync() -> None:
@@ -162,10 +167,21 @@ def reference_network(case: Case) -> torch.nn.Module:
         from demucs.htdemucs import HTDemucs
 
         return HTDemucs(samplerate=RATE, audio_channels=2, **case.model)
+    if case.family == "bs_roformer_hyperace":
+        params = splifft009_params(case)  # stubs torchaudio first
+        from splifft.models.bs_roformer import BSRoformer
+
+        return BSRoformer(params)
+    if case.family == "apollo":
+        # MSST builds `model_type: apollo` as `Apollo(**config.model)`
+        sys.path.insert(0, str(Path(MSST_DIR).resolve()))
+        models = importlib.import_module("models.look2hear.models")
+        return models.Apollo(**case.model)
     raise ValueError(case.family)
 
 
-def splifft009_network(case: Case, state: dict) -> torch.nn.Module:
+def splifft009_params(case: Case):
+    """splifft 0.0.9's `BSRoformerParams` for a roformer case (HyperACE: its v2 heads)."""
     _stub_torchaudio()
     from splifft.models import bs_roformer as sp
 
@@ -181,7 +197,15 @@ def splifft009_network(case: Case, state: dict) -> torch.nn.Module:
         if mel
         else sp.FixedBandsConfig(kind="fixed")
     )
-    params = sp.BSRoformerParams(
+    heads = {}
+    if case.family == "bs_roformer_hyperace":
+        assert model["hyperace_version"] == 2
+        heads["mask_estimator"] = sp.HyperAceResidualV2MaskEstimatorConfig(
+            kind="hyperace_residual_v2",
+            num_hyperedges=model.get("num_hyperedges"),
+            num_heads=model.get("hyperace_heads", 8),
+        )
+    return sp.BSRoformerParams(
         chunk_size=case.chunk_size,
         output_stem_names=case.stems,
         dim=model["dim"],
@@ -197,7 +221,14 @@ def splifft009_network(case: Case, state: dict) -> torch.nn.Module:
         # 0.0.9 counts MLP layers; MSST's mel variant has one more for the same depth
         mask_estimator_depth=model.get("mask_estimator_depth", 1 if mel else 2) + (1 if mel else 0),
         mlp_expansion_factor=model["mlp_expansion_factor"],
+        **heads,
     )
+
+
+def splifft009_network(case: Case, state: dict) -> torch.nn.Module:
+    from splifft.models import bs_roformer as sp
+
+    params = splifft009_params(case)
     network = sp.BSRoformer(params)
     result = network.load_state_dict(state, strict=False)
     unexpected = [k for k in result.unexpected_keys if not k.endswith("rotary_embed.freqs")]
@@ -206,16 +237,11 @@ def splifft009_network(case: Case, state: dict) -> torch.nn.Module:
     return network.eval(), params
 
 
-def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardClock, warmup):
-    from splifft.inference import InferenceEngine
-
-    from splifft import core
-
-    network, params = splifft009_network(case, state)
-    network.to(DEVICE)
+def splifft009_config(case: Case):
+    """The parts of a splifft 0.0.9 config its engine and `create_w2w_model` read."""
     ns = types.SimpleNamespace
     model = case.model
-    config = ns(
+    return ns(
         waveform_chunking=ns(
             overlap_ratio=1.0 - 1.0 / case.overlap, window_shape="hann", padding_mode="reflect"
         ),
@@ -232,6 +258,34 @@ def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardC
         inference=ns(batch_size=case.batch_size, use_autocast_dtype=LOW_PRECISION),
         masking=ns(add_sub_dtype=None, out_dtype=None),
     )
+
+
+def splifft009_w2w(case: Case, network, params):
+    """0.0.9's chunk model: STFT → network → mask → ISTFT, waveform in, stems out."""
+    from splifft import core
+
+    config = splifft009_config(case)
+    return core.create_w2w_model(
+        network,
+        params.input_type,
+        params.output_type,
+        config.transform,
+        2,
+        case.chunk_size,
+        config.masking,
+        io_device=torch.device("cpu"),
+        model_device=DEVICE,
+    )
+
+
+def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardClock, warmup):
+    from splifft.inference import InferenceEngine
+
+    from splifft import core
+
+    network, params = splifft009_network(case, state)
+    network.to(DEVICE)
+    config = splifft009_config(case)
     engine = InferenceEngine(
         config=config,
         model=network,
@@ -254,17 +308,7 @@ def run_splifft009(case: Case, state: dict, audio: torch.Tensor, clock: ForwardC
         return out
 
     if warmup:
-        w2w = core.create_w2w_model(
-            network,
-            params.input_type,
-            params.output_type,
-            config.transform,
-            2,
-            case.chunk_size,
-            config.masking,
-            io_device=torch.device("cpu"),
-            model_device=DEVICE,
-        )
+        w2w = splifft009_w2w(case, network, params)
         with torch.inference_mode(), autocast():
             w2w(audio[None, :, : case.chunk_size].contiguous().to(DEVICE))
     core.ModelWaveformToWaveform.forward = timed
@@ -320,6 +364,39 @@ def run_audiosep(case: Case, network, audio: torch.Tensor, clock: ForwardClock, 
     return separate
 
 
+def _msst_demix():
+    """`demix` of the checkout's `utils/model_utils.py`, loaded by path (no `utils` package on
+    `sys.path`, which other installed packages may name too)."""
+    path = Path(MSST_DIR).resolve() / "utils" / "model_utils.py"
+    spec = importlib.util.spec_from_file_location("msst_model_utils", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.demix
+
+
+def run_msst(case: Case, model, audio: torch.Tensor, clock: ForwardClock, warmup):
+    """MSST's own inference loop (`demix`, generic mode) around the chunk model `model`."""
+    from ml_collections import ConfigDict
+
+    demix = _msst_demix()
+    config = msst_config(case)
+    # demix's own autocast is CUDA float16; the job's precision comes from `autocast()` instead
+    config["training"]["use_amp"] = False
+    config = ConfigDict(config)
+    model_type = "apollo" if case.family == "apollo" else "bs_roformer"  # both: generic mode
+    mix = audio.numpy()
+    if warmup:
+        with torch.inference_mode(), autocast():
+            model(audio[None, :, : case.chunk_size].contiguous().to(DEVICE))
+    clock.attach(model)
+
+    def separate():
+        with autocast():
+            return demix(config, model, mix, DEVICE, model_type, pbar=False)
+
+    return separate
+
+
 def run_demucs(case: Case, network, audio: torch.Tensor, clock: ForwardClock, warmup):
     from demucs.apply import apply_model
 
@@ -352,8 +429,9 @@ def rss_mib() -> float:
 
 
 def main() -> None:
-    global DEVICE, LOW_PRECISION
+    global DEVICE, LOW_PRECISION, MSST_DIR
     job = json.loads(sys.argv[1])
+    MSST_DIR = job.get("msst")
     torch.set_num_threads(int(job.get("threads", 2)))
     DEVICE = torch.device(job.get("device", "cpu"))
     precision = job.get("precision", "float32")
@@ -370,13 +448,19 @@ def main() -> None:
     clock = ForwardClock()
     if job["engine"] == "splifft009":
         separate = run_splifft009(case, state, audio, clock, job["warmup"])
+    elif case.family == "bs_roformer_hyperace":  # MSST's demix around 0.0.9's chunk model
+        network, params = splifft009_network(case, state)
+        network.to(DEVICE)
+        separate = run_msst(
+            case, splifft009_w2w(case, network, params), audio, clock, job["warmup"]
+        )
     else:
         if case.family == "mdx23c":
             _stub_audio_separator_package()
         network = reference_network(case)
         network.load_state_dict(state)
         network.to(DEVICE).eval()
-        runner = run_audiosep if job["engine"] == "audiosep" else run_demucs
+        runner = {"audiosep": run_audiosep, "demucs": run_demucs, "msst": run_msst}[job["engine"]]
         separate = runner(case, network, audio, clock, job["warmup"])
     del state
     if DEVICE.type == "cuda":

@@ -6,6 +6,7 @@ import splifft
 separator = splifft.load("bs_roformer-lu-viperx")
 stems = separator.separate(audio, sample_rate=44100)  # {"vocals": tensor, "instrum": tensor}
 pitch = splifft.load_analyzer("pesto-riou-mir1k_g7").analyze(audio, sample_rate=44100)
+both = splifft.load_ensemble(["bs_roformer-lu-viperx", "mel_roformer-wang-kim_vocals"], "avg_fft")
 ```
 """
 
@@ -17,10 +18,10 @@ from splifft_core import __version__
 
 if TYPE_CHECKING:
     from splifft_core.analyzer import Analyzer
-    from splifft_core.api import load, load_analyzer
+    from splifft_core.api import load, load_analyzer, load_ensemble
     from splifft_core.separator import Separator
 
-__all__ = ["Analyzer", "Separator", "__version__", "load", "load_analyzer"]
+__all__ = ["Analyzer", "Separator", "__version__", "load", "load_analyzer", "load_ensemble"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from splifft_core.api import load
 
         return load
+    if name == "load_ensemble":
+        from splifft_core.api import load_ensemble
+
+        return load_ensemble
     if name == "load_analyzer":
         from splifft_core.api import load_analyzer
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from splifft_core.analyzer import Analyzer
+    from splifft_core.ensemble_run import EnsembleSeparator
     from splifft_core.hub import DownloadProgress, Notify
     from splifft_core.models import ArchitectureSpec
     from splifft_core.separator import Separator
@@ -77,6 +78,8 @@ def load(
     padding_mode: str | None = None,
     normalize: bool | None = None,
     precision: Precision | None = None,
+    tta: bool | None = None,
+    shifts: int | None = None,
     host: PluginHost | None = None,
     notify: Notify | None = None,
     on_download: DownloadProgress | None = None,
@@ -90,6 +93,12 @@ def load(
     each download. The inference keywords override the manifest's defaults; `tune_malloc` and
     `fast_kernels` are `Separator.from_spec`'s (`None`: the `SPLIFFT_*` settings).
     """
+    preset = resolve_manifest(model, host).manifest
+    if preset.ensemble is not None:
+        raise ConfigError(
+            f"model {preset.identifier!r} is an ensemble preset: use "
+            f"splifft.load_ensemble({preset.identifier!r})"
+        )
     entry, spec, params = _resolve(model, host)
     manifest = entry.manifest
     if manifest.task != "separation":
@@ -107,6 +116,8 @@ def load(
         padding_mode=padding_mode,
         normalize=normalize,
         precision=precision,
+        tta=tta,
+        shifts=shifts,
     )
     from splifft_core import hub
 
@@ -124,6 +135,43 @@ def load(
         tune_malloc=tune_malloc,
         fast_kernels=fast_kernels,
     )
+
+
+def load_ensemble(
+    models: str | Path | Sequence[str | Path],
+    kind: str | None = None,
+    weights: Sequence[float] | None = None,
+    *,
+    stems: Sequence[str] | None = None,
+    **options: Any,
+) -> EnsembleSeparator:
+    """Several models combined per stem (`splifft_core.ensemble_run.EnsembleSeparator`).
+
+    `models` is a list of identifiers (or manifest files) with `kind` (an ensemble type) and
+    `weights`, or one ensemble preset's identifier (its members, type and weights; `kind` and
+    `weights` override them). `options` are `load`'s, applied to every member.
+    """
+    from splifft_core.ensemble_run import EnsembleSeparator
+
+    host = options.get("host")
+    identifier = "ensemble"
+    if isinstance(models, str | Path):
+        preset = resolve_manifest(models, host).manifest
+        if preset.ensemble is None:
+            raise ConfigError(
+                f"model {preset.identifier!r} is not an ensemble preset: pass two or more models"
+            )
+        identifier = preset.identifier
+        members: list[str | Path] = [m.model for m in preset.ensemble.members]
+        kind = kind or preset.ensemble.type
+        weights = weights or [m.weight for m in preset.ensemble.members]
+        stems = stems or preset.stems
+    else:
+        members = list(models)
+    if kind is None:
+        raise ConfigError("an ensemble needs its type (--ensemble TYPE), e.g. avg_wave")
+    loaded = [load(m, **options) for m in members]
+    return EnsembleSeparator.build(loaded, kind, weights, stems=stems, identifier=identifier)
 
 
 def _resolve(

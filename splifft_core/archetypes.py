@@ -112,3 +112,24 @@ class SeparationModel(nn.Module):
         if self._stem_indices is not None:
             out = SeparatedChunkedTensor(out[:, self._stem_indices])
         return out
+
+
+class TestTimeAugmented(nn.Module):
+    """MSST's test-time augmentation of a chunk model: `(m(x) + swap(m(swap(x))) − m(−x)) / 3`.
+
+    Per chunk, which equals MSST's per track: the chunks, their padding and their windows are the
+    same for the three inputs (reflect and zero padding commute with a channel swap and with
+    negation) and the overlap-add is linear. A mono model's "swap" is the identity, as
+    `mix[::-1]` of one channel is in MSST.
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, chunk: Tensor) -> Tensor:
+        swapped: Tensor = self.model(chunk.flip(1)).flip(2)  # (batch, stems, channels, samples)
+        total: Tensor = self.model(chunk) + swapped - self.model(-chunk)
+        return total / 3.0

@@ -35,6 +35,9 @@ class InferenceConfig(InferenceDefaults):
     max_shift: float = Field(default=0.5, ge=0)
     """The largest shift, in seconds."""
     precision: Precision = "float32"
+    tta: bool = False
+    """Test-time augmentation as MSST's `--use_tta`: the mean of the model on the mixture, on it
+    with its channels swapped (swapped back) and on it polarity-inverted (inverted back)."""
     derived_stems: dict[str, DerivedStem] = Field(default_factory=dict)
 
     @field_validator("overlap_ratio", mode="before")

@@ -128,6 +128,8 @@ class ChunkJob:
     flat_start: bool = False
     """No fade-in: the window's first half counts fully (first chunk, `msst`)."""
     flat_end: bool = False
+    own_window: bool = False
+    """Weighted by a window of `out_length` samples, not the full window's start (`uvr`)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,20 @@ def plan_chunks(
                 )
             )
         return ChunkPlan(length, size, hop, pad, padded, "reflect", tuple(msst_jobs))
+    if layout == "uvr":
+        generated = size - 2 * edge_padding
+        if generated <= 0:
+            raise ValueError(
+                f"uvr layout: chunk {size} must exceed twice the edge padding {edge_padding}"
+            )
+        padded = edge_padding + length + generated - length % generated + edge_padding
+        uvr_jobs = []
+        for start in range(0, padded, hop):
+            valid = min(size, padded - start)
+            uvr_jobs.append(
+                ChunkJob(start, valid, "constant", 0, valid, start, own_window=valid < size)
+            )
+        return ChunkPlan(length, size, hop, edge_padding, padded, "constant", tuple(uvr_jobs))
     if layout == "centered_tail":
         tail_jobs = []
         for start in range(0, length, hop):
@@ -360,6 +376,10 @@ def stitch_stream(
         for j, job in enumerate(batch_jobs):
             offset, size = job.write_start - base, job.out_length
             w = window[:size]
+            if job.own_window:
+                w = make_window(
+                    config.window_shape, size, config.fade_size, config.window_power
+                ).to(device)
             if job.flat_start or job.flat_end:
                 w = w.clone()
                 if job.flat_start:

@@ -48,6 +48,10 @@ class MsstConfigError(SplifftError):
     """A Music-Source-Separation-Training config has keys we cannot map."""
 
 
+class UvrModelDataError(SplifftError):
+    """An Ultimate Vocal Remover model's parameters are unknown or do not fit its file."""
+
+
 class ModelOutputError(SplifftError):
     """A model's output is unusable: NaN or infinite values (broken weights, fp16 overflow)."""
 

@@ -45,6 +45,7 @@ from splifft_core.atomic import write_text_atomic
 from splifft_core.errors import AudioError, ConfigError, OutputError, SplifftError
 
 if TYPE_CHECKING:
+    from splifft_core.ensemble_run import EnsembleSeparator
     from splifft_core.hub import Notify
     from splifft_core.separator import Separator
 
@@ -505,7 +506,7 @@ def evaluate_estimates(
 
 
 def evaluate_model(
-    model: str | Separator,
+    model: str | Path | Separator | EnsembleSeparator,
     dataset_dir: Path,
     metrics: Sequence[str] = DEFAULT_METRICS,
     *,
@@ -521,7 +522,7 @@ def evaluate_model(
     where the track has no such file (see the module).
 
     `model` is an identifier (or manifest path) for `splifft_core.api.load`, or a ready
-    separator.
+    separator (an ensemble too).
     """
     import torch
 

@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from splifft_core.types import ChunkLayout, OverlapRatio, PaddingMode, Task, WindowShape
+from splifft_core.types import (
+    ChunkLayout,
+    EnsembleType,
+    OverlapRatio,
+    PaddingMode,
+    Task,
+    WindowShape,
+)
 
 IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*-[a-z0-9][a-z0-9_]*$"
 """`{architecture}-{first_author}-{unique_name}`: lowercase, underscores inside a part."""
@@ -286,6 +293,24 @@ class Links(_Strict):
     model_page: str | None = None
 
 
+class EnsembleMember(_Strict):
+    model: str = Field(pattern=IDENTIFIER_PATTERN)
+    """A model's identifier."""
+    weight: float = Field(default=1.0, gt=0)
+    """Its weight in `avg_wave` / `avg_fft`."""
+
+
+class EnsembleSpec(_Strict):
+    """An ensemble preset: models run over the track in lockstep, combined per stem."""
+
+    members: list[EnsembleMember] = Field(min_length=2)
+    type: EnsembleType
+
+
+ENSEMBLE_ARCHITECTURE = "ensemble"
+"""The `architecture` of an ensemble preset's manifest (no plugin provides it)."""
+
+
 class Manifest(_Strict):
     """One model of the zoo, keyed by its identifier."""
 
@@ -316,9 +341,16 @@ class Manifest(_Strict):
     derived_stems: dict[str, DerivedStem] = Field(default_factory=dict)
     overrides: bool = False
     """A user-local manifest sets this to replace a plugin or built-in one of the same identifier."""
+    ensemble: EnsembleSpec | None = None
+    """An ensemble preset (architecture `ensemble`, no params or resources of its own): `stems`
+    are the stems it gives, `sample_rate` / `channels` its first member's."""
 
     @model_validator(mode="after")
     def _check(self) -> Manifest:
+        if (self.ensemble is not None) != (self.architecture == ENSEMBLE_ARCHITECTURE):
+            raise ValueError("an ensemble preset has architecture 'ensemble' and an 'ensemble'")
+        if self.ensemble is not None and (self.params or self.resources or self.derived_stems):
+            raise ValueError("an ensemble preset has no params, resources or derived stems")
         if not self.identifier.startswith(self.architecture + "-"):
             raise ValueError(
                 f"identifier {self.identifier!r} must start with its architecture "

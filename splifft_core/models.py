@@ -123,6 +123,17 @@ class ArchitectureSpec:
 
     Raises `splifft_core.errors.MsstConfigError` for keys it does not understand.
     """
+    uvr_suffixes: tuple[str, ...] = ()
+    """File suffixes (`.onnx`, `.pth`) of Ultimate Vocal Remover models this architecture imports
+    with `splifft import-uvr`."""
+    uvr_import: str | None = None
+    """`"module:callable"`, `(model_file: Path, model_hash: str, model_data: Mapping | None) ->
+    dict`: a UVR model file → `{"params", "inference", "derived_stems"?, "description"?}`.
+
+    `model_hash` is UVR's (`splifft_core.uvr.uvr_model_hash`); `model_data` is the user's entry
+    in UVR's model-data layout, `None` to look the hash up in the plugin's own tables. Raises
+    `splifft_core.errors.UvrModelDataError` when neither gives the parameters.
+    """
     description: str = ""
     task: Task = "separation"
     """What the network outputs (`splifft_core.analysis`): stems, or for `pitch`, `notes` and
@@ -141,6 +152,7 @@ class ArchitectureSpec:
             "stem_selection",
             "checkpoint_loader",
             "msst_import",
+            "uvr_import",
             "decoder",
         ):
             value = getattr(self, field_name)

@@ -15,6 +15,7 @@ Messages quote values only shortened (`MAX_MESSAGE` characters per complaint).
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 from dataclasses import dataclass
@@ -161,11 +162,24 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-def _convert(spec: ArchitectureSpec, config: dict[str, Any]) -> Conversion:
-    """Run one converter; its own complaint or a malformed result is a `MsstConfigError`."""
+def _convert(
+    spec: ArchitectureSpec, config: dict[str, Any], model_type: str | None = None
+) -> Conversion:
+    """Run one converter; its own complaint or a malformed result is a `MsstConfigError`.
+
+    A converter with a `model_type` keyword hears `--model-type` (MSST tells some variants
+    apart by that flag alone, their yamls being alike)."""
     assert spec.msst_import is not None
+    converter = resolve(spec.msst_import)
     try:
-        result = resolve(spec.msst_import)(copy.deepcopy(config))
+        takes_type = "model_type" in inspect.signature(converter).parameters
+    except (TypeError, ValueError):
+        takes_type = False
+    try:
+        if takes_type:
+            result = converter(copy.deepcopy(config), model_type=model_type)
+        else:
+            result = converter(copy.deepcopy(config))
     except MsstConfigError:
         raise
     except Exception as exc:  # a converter bug must not hide the others' answers
@@ -209,7 +223,7 @@ def infer_architecture(
     complaints: list[str] = []
     for spec in sorted(importers, key=lambda s: s.name):
         try:
-            accepted.append(_convert(spec, config))
+            accepted.append(_convert(spec, config, model_type))
         except MsstConfigError as exc:
             complaints.append(f"{spec.name}: {_one_line(exc)}")
     if len(accepted) == 1:
@@ -267,9 +281,6 @@ def import_msst(
     host: PluginHost | None = None,
 ) -> ImportResult:
     """Write `{data_dir}/manifests/{identifier}.json` for an MSST config and checkpoint."""
-    from splifft_core.hub import sha256_of
-    from splifft_core.registry import load_registry
-
     host = host or get_host()
     checkpoint = checkpoint.expanduser().resolve()
     if not checkpoint.is_file():
@@ -279,6 +290,43 @@ def import_msst(
         conversion = infer_architecture(config, model_type, host)
     except MsstConfigError as exc:
         raise MsstConfigError(f"{config_path}: {exc}") from None
+    try:
+        return write_imported(
+            conversion,
+            checkpoint,
+            identifier=identifier,
+            description=f"Imported with `splifft import-msst` from {config_path.resolve()}.",
+            force=force,
+            host=host,
+        )
+    except CheckpointError as exc:
+        others = sorted(
+            {t for s in host.architectures().values() for t in s.msst_model_types}
+            - set(conversion.spec.msst_model_types)
+        )
+        if model_type is not None or not others:
+            raise
+        raise CheckpointError(
+            f"{exc}; read as {conversion.spec.name}: if the checkpoint is a variant whose yaml "
+            f"reads alike, pass --model-type ({', '.join(others)})"
+        ) from None
+
+
+def write_imported(
+    conversion: Conversion,
+    checkpoint: Path,
+    *,
+    identifier: str | None,
+    description: str,
+    force: bool,
+    host: PluginHost,
+    derived_stems: dict[str, Any] | None = None,
+) -> ImportResult:
+    """Check `checkpoint` against the converted params and write the user-local manifest
+    (`import-msst` and `import-uvr`)."""
+    from splifft_core.hub import sha256_of
+    from splifft_core.registry import load_registry
+
     spec = conversion.spec
     params = cast(ModelParamsLike, spec.parse_params(conversion.params))
     ident = identifier or default_identifier(spec.name, checkpoint)
@@ -321,10 +369,12 @@ def import_msst(
             }
         ],
         "authors": [],
-        "description": f"Imported with `splifft import-msst` from {config_path.resolve()}.",
+        "description": description,
         "inference": _inference_defaults(conversion.inference, ident),
     }
-    if "vocals" in stems and not {"instrum", "instrumental"} & set(stems):
+    if derived_stems is not None:
+        raw["derived_stems"] = derived_stems
+    elif "vocals" in stems and not {"instrum", "instrumental"} & set(stems):
         raw["derived_stems"] = {"instrum": {"plus": ["mixture"], "minus": ["vocals"]}}
     try:
         manifest = Manifest.model_validate(raw)

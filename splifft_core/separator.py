@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ValidationError
 from torch import Tensor
 
-from splifft_core.archetypes import SeparationModel, make_archetype
+from splifft_core.archetypes import SeparationModel, TestTimeAugmented, make_archetype
 from splifft_core.audio import (
     CLIP_MODES,
     ClipMode,
@@ -139,6 +139,31 @@ def needed_model_stems(
     for stem in requested:
         visit(stem, ())
     return [s for s in model_stems if s in needed]
+
+
+class StreamingSeparator(Protocol):
+    """What the tensor and file front ends need: a separator, or an ensemble of them."""
+
+    identifier: str
+    stems: tuple[str, ...]
+    inference: InferenceConfig
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def model_stems(self) -> tuple[str, ...]: ...
+
+    def stream(
+        self,
+        source: AudioSource,
+        *,
+        stems: Sequence[str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Iterable[tuple[int, dict[str, Tensor]]]: ...
 
 
 @dataclass
@@ -273,12 +298,13 @@ class Separator:
         )
         offsets = shift_offsets(self.inference, self.sample_rate)
         max_shift = int(self.inference.max_shift * self.sample_rate)
+        model: torch.nn.Module = TestTimeAugmented(self.model) if self.inference.tta else self.model
 
         def run(
             src: AudioSource, progress: ProgressCallback | None
         ) -> Iterator[tuple[int, Tensor]]:
             return stitch_stream(
-                self.model,
+                model,
                 src,
                 self.inference,
                 chunk_size=self.chunk_size,
@@ -342,38 +368,7 @@ class Separator:
 
         Output has the input's sample rate and length; mono input gives mono stems.
         """
-        if isinstance(audio, str | Path):
-            from splifft_core.audio import read_audio
-
-            array, sample_rate = read_audio(Path(audio))
-            audio = array
-        if sample_rate is None:
-            sample_rate = self.sample_rate
-        array = audio.detach().cpu().float().numpy() if isinstance(audio, Tensor) else audio
-        array = np.asarray(array, dtype=np.float32)
-        if array.ndim == 1:
-            array = array[None]
-        if array.ndim != 2 or array.shape[1] == 0:
-            raise AudioError(f"expected audio of shape (channels, samples), got {array.shape}")
-        if not np.isfinite(array).all():
-            raise AudioError("input audio contains NaN or infinite samples")
-        in_channels, frames = array.shape
-        mapped = map_channels(array.T, self.channels, False, "input audio")
-        mapped = resample(mapped, sample_rate, self.sample_rate)
-        source = TensorSource(torch.from_numpy(np.ascontiguousarray(mapped.T)))
-        requested = tuple(stems) if stems else self.stems
-        out = {s: torch.empty(self.channels, source.length) for s in requested}
-        for offset, blocks in self.stream(source, stems=requested, on_progress=on_progress):
-            for name, block in blocks.items():
-                out[name][:, offset : offset + block.shape[-1]] = block
-        result: dict[str, Tensor] = {}
-        for name, value in out.items():
-            back = resample(value.numpy().T, self.sample_rate, sample_rate)
-            back = _fit_length(back, frames)
-            if in_channels == 1 and back.shape[1] > 1:
-                back = back.mean(axis=1, keepdims=True)
-            result[name] = torch.from_numpy(np.ascontiguousarray(back.T))
-        return result
+        return separate_audio(self, audio, sample_rate, stems=stems, on_progress=on_progress)
 
     def separate_file(
         self,
@@ -394,130 +389,217 @@ class Separator:
         stream: int = 0,
         on_stem_block: Callable[[str, Tensor], None] | None = None,
     ) -> list[Path]:
-        """Separate an audio file into stem files, streamed, written atomically.
+        """Separate an audio file into stem files, streamed, written atomically (see
+        [separate_to_files][splifft_core.separator.separate_to_files])."""
+        return separate_to_files(
+            self,
+            path,
+            output_dir,
+            filename=filename,
+            file_format=file_format,
+            bit_depth=bit_depth,
+            bitrate=bitrate,
+            stem_codec=stem_codec,
+            stems=stems,
+            downmix=downmix,
+            protected=protected,
+            on_progress=on_progress,
+            clip_mode=clip_mode,
+            notify=notify,
+            stream=stream,
+            on_stem_block=on_stem_block,
+        )
 
-        Stems are written at the input's rate (or the nearest the format stores, e.g. 48 kHz
-        for Opus, said through `notify`) to temporary files and renamed into place only when
-        every one is complete, flushed, closed and proven to decode to its last frame. Paths in
-        `protected` (e.g. the inputs) are never overwritten. `file_format` is one of
-        `splifft_core.encoding.FORMATS`; `bit_depth` (lossless formats, default 24) and
-        `bitrate` (lossy ones, e.g. `"192k"`, default the format's) set the encoding, and the
-        input's tags (title, artist, album, …) go onto every stem, its title naming the stem.
-        `stem.mp4` writes one NI Stems file per track (`stem_codec` `aac` or `alac`; see
-        `splifft_core.encoding.stem_slots`). `clip_mode` says what happens to samples beyond
-        full scale (`splifft_core.audio.ClipMode`); `notify` receives one-line warnings (stems
-        rescaled or clipped, an input shorter than its header says; default: the `splifft`
-        logger). `stream` picks the audio stream of a media file (0: the first).
-        `on_stem_block(stem, block)` sees every requested stem's `(channels, n)` blocks at the
-        model's rate, in order (e.g. to analyse a stem without reading it back).
-        """
-        path = Path(path)
-        bits = parse_bitrate(bitrate)
-        subtype = check_output_format(file_format, bit_depth, bits, stem_codec)
-        fmt = output_format(file_format)
-        if clip_mode not in CLIP_MODES:
-            raise ConfigError(f"clip mode {clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
-        say = default_notify(notify)
-        if fmt.name == STEMS_FORMAT:
-            if stems:
-                raise ConfigError(
-                    "--stems does not apply to stem.mp4 (it holds drums, bass, other and vocals)"
-                )
-            slots = stem_slots(self.identifier, self.model_stems, self.stems)
-            requested = tuple(dict.fromkeys(s for parts in slots.values() for s in parts))
-        else:
-            requested = tuple(stems) if stems else self.stems
-        needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
-        template, names, ext = output_naming(fmt.name, filename, requested)
-        destinations = {
-            s: output_path(Path(output_dir), template, path, s, ext, self.identifier) for s in names
-        }
-        guarded = {p.resolve() for p in [path, *protected]}
-        for dest in destinations.values():
-            if dest.resolve() in guarded:
-                raise OutputError(f"{dest}: refusing to overwrite an input file")
-        with FileSource(
-            path, self.sample_rate, self.channels, downmix=downmix, notify=say, stream=stream
-        ) as source:
-            info = source.info
-            out_channels = 1 if info.channels == 1 else self.channels
-            out_rate = output_rate(fmt, info.sample_rate)
-            frames = info.frames
-            if out_rate != info.sample_rate:
-                say(
-                    f"{path}: {fmt.name} stores {out_rate} Hz, not {info.sample_rate} Hz: "
-                    f"stems resampled to {out_rate} Hz"
-                )
-                frames = round(info.frames * out_rate / info.sample_rate)
 
-            def writer(stem: str, dest: Path, staged: bool) -> StemWriter:
-                resampler = (
-                    Resampler(self.sample_rate, out_rate, out_channels)
-                    if out_rate != self.sample_rate
-                    else None
-                )
-                return StemWriter(
-                    dest,
-                    out_rate,
-                    out_channels,
-                    "w64" if staged else fmt.name,
-                    "FLOAT" if staged else subtype,
-                    resampler,
-                    target_frames=frames,
-                    clip_mode=clip_mode,
-                    bitrate=bits,
-                    bit_depth=bit_depth or 24,
-                    tags=stem_tags(source.tags, track_name(path), stem),
-                )
+def separate_audio(
+    sep: StreamingSeparator,
+    audio: Tensor | np.ndarray | str | Path,
+    sample_rate: int | None = None,
+    *,
+    stems: Sequence[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Tensor]:
+    """Separate a `(channels, samples)` tensor (or a file) into `{stem: (channels, samples)}`.
 
-            writers: dict[str, StemWriter] = {}
-            try:
-                if fmt.name == STEMS_FORMAT:
-                    (dest,) = destinations.values()
-                    for slot in ("mixture", *slots):
-                        writers[slot] = writer(slot, dest, staged=True)
-                else:
-                    for stem, dest in destinations.items():
-                        writers[stem] = writer(stem, dest, staged=False)
-                for offset, blocks in self.stream(source, stems=requested, on_progress=on_progress):
-                    if fmt.name == STEMS_FORMAT:
-                        n = next(iter(blocks.values())).shape[-1]
-                        blocks = fill_slots(slots, blocks, source.read(offset, offset + n))
-                    for stem, block in blocks.items():
-                        if on_stem_block is not None:
-                            on_stem_block(stem, block)
-                        array = block.numpy().T
-                        if out_channels == 1 and array.shape[1] > 1:
-                            array = array.mean(axis=1, keepdims=True)
-                        writers[stem].write(np.ascontiguousarray(array, dtype=np.float32))
-                for w in writers.values():
-                    if w.resampler is not None:
-                        w.write(np.zeros((0, out_channels), np.float32), last=True)
-            except BaseException:
-                for w in writers.values():
-                    w.abort()
-                raise
+    Output has the input's sample rate and length; mono input gives mono stems.
+    """
+    if isinstance(audio, str | Path):
+        from splifft_core.audio import read_audio
+
+        array, sample_rate = read_audio(Path(audio))
+        audio = array
+    if sample_rate is None:
+        sample_rate = sep.sample_rate
+    array = audio.detach().cpu().float().numpy() if isinstance(audio, Tensor) else audio
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise AudioError(f"expected audio of shape (channels, samples), got {array.shape}")
+    if not np.isfinite(array).all():
+        raise AudioError("input audio contains NaN or infinite samples")
+    in_channels, frames = array.shape
+    mapped = map_channels(array.T, sep.channels, False, "input audio")
+    mapped = resample(mapped, sample_rate, sep.sample_rate)
+    source = TensorSource(torch.from_numpy(np.ascontiguousarray(mapped.T)))
+    requested = tuple(stems) if stems else sep.stems
+    out = {s: torch.empty(sep.channels, source.length) for s in requested}
+    for offset, blocks in sep.stream(source, stems=requested, on_progress=on_progress):
+        for name, block in blocks.items():
+            out[name][:, offset : offset + block.shape[-1]] = block
+    result: dict[str, Tensor] = {}
+    for name, value in out.items():
+        back = resample(value.numpy().T, sep.sample_rate, sample_rate)
+        back = _fit_length(back, frames)
+        if in_channels == 1 and back.shape[1] > 1:
+            back = back.mean(axis=1, keepdims=True)
+        result[name] = torch.from_numpy(np.ascontiguousarray(back.T))
+    return result
+
+
+def separate_to_files(
+    sep: StreamingSeparator,
+    path: str | Path,
+    output_dir: str | Path,
+    *,
+    filename: str = DEFAULT_FILENAME,
+    file_format: str = "flac",
+    bit_depth: int | None = None,
+    bitrate: int | str | None = None,
+    stem_codec: Codec = "aac",
+    stems: Sequence[str] | None = None,
+    downmix: bool = False,
+    protected: Iterable[Path] = (),
+    on_progress: ProgressCallback | None = None,
+    clip_mode: ClipMode = "rescale",
+    notify: Notify | None = None,
+    stream: int = 0,
+    on_stem_block: Callable[[str, Tensor], None] | None = None,
+) -> list[Path]:
+    """Separate an audio file into stem files, streamed, written atomically.
+
+    Stems are written at the input's rate (or the nearest the format stores, e.g. 48 kHz
+    for Opus, said through `notify`) to temporary files and renamed into place only when
+    every one is complete, flushed, closed and proven to decode to its last frame. Paths in
+    `protected` (e.g. the inputs) are never overwritten. `file_format` is one of
+    `splifft_core.encoding.FORMATS`; `bit_depth` (lossless formats, default 24) and
+    `bitrate` (lossy ones, e.g. `"192k"`, default the format's) set the encoding, and the
+    input's tags (title, artist, album, …) go onto every stem, its title naming the stem.
+    `stem.mp4` writes one NI Stems file per track (`stem_codec` `aac` or `alac`; see
+    `splifft_core.encoding.stem_slots`). `clip_mode` says what happens to samples beyond
+    full scale (`splifft_core.audio.ClipMode`); `notify` receives one-line warnings (stems
+    rescaled or clipped, an input shorter than its header says; default: the `splifft`
+    logger). `stream` picks the audio stream of a media file (0: the first).
+    `on_stem_block(stem, block)` sees every requested stem's `(channels, n)` blocks at the
+    model's rate, in order (e.g. to analyse a stem without reading it back).
+    """
+    path = Path(path)
+    bits = parse_bitrate(bitrate)
+    subtype = check_output_format(file_format, bit_depth, bits, stem_codec)
+    fmt = output_format(file_format)
+    if clip_mode not in CLIP_MODES:
+        raise ConfigError(f"clip mode {clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
+    say = default_notify(notify)
+    if fmt.name == STEMS_FORMAT:
+        if stems:
+            raise ConfigError(
+                "--stems does not apply to stem.mp4 (it holds drums, bass, other and vocals)"
+            )
+        slots = stem_slots(sep.identifier, sep.model_stems, sep.stems)
+        requested = tuple(dict.fromkeys(s for parts in slots.values() for s in parts))
+    else:
+        requested = tuple(stems) if stems else sep.stems
+    needed_model_stems(requested, sep.model_stems, sep.inference.derived_stems)
+    template, names, ext = output_naming(fmt.name, filename, requested)
+    destinations = {
+        s: output_path(Path(output_dir), template, path, s, ext, sep.identifier) for s in names
+    }
+    guarded = {p.resolve() for p in [path, *protected]}
+    for dest in destinations.values():
+        if dest.resolve() in guarded:
+            raise OutputError(f"{dest}: refusing to overwrite an input file")
+    with FileSource(
+        path, sep.sample_rate, sep.channels, downmix=downmix, notify=say, stream=stream
+    ) as source:
+        info = source.info
+        out_channels = 1 if info.channels == 1 else sep.channels
+        out_rate = output_rate(fmt, info.sample_rate)
+        frames = info.frames
+        if out_rate != info.sample_rate:
+            say(
+                f"{path}: {fmt.name} stores {out_rate} Hz, not {info.sample_rate} Hz: "
+                f"stems resampled to {out_rate} Hz"
+            )
+            frames = round(info.frames * out_rate / info.sample_rate)
+
+        def writer(stem: str, dest: Path, staged: bool) -> StemWriter:
+            resampler = (
+                Resampler(sep.sample_rate, out_rate, out_channels)
+                if out_rate != sep.sample_rate
+                else None
+            )
+            return StemWriter(
+                dest,
+                out_rate,
+                out_channels,
+                "w64" if staged else fmt.name,
+                "FLOAT" if staged else subtype,
+                resampler,
+                target_frames=frames,
+                clip_mode=clip_mode,
+                bitrate=bits,
+                bit_depth=bit_depth or 24,
+                tags=stem_tags(source.tags, track_name(path), stem),
+            )
+
+        writers: dict[str, StemWriter] = {}
         try:
-            scale = _full_scale(str(path), list(writers.values()), clip_mode, say)
-            for w in writers.values():
-                w.finish(scale)  # every encoder flushed, closed and verified ...
             if fmt.name == STEMS_FORMAT:
                 (dest,) = destinations.values()
-                return [
-                    write_stems_file(
-                        dest,
-                        [w.temp for w in writers.values()],
-                        frames,
-                        codec=stem_codec,
-                        bitrate=bits,
-                        bit_depth=bit_depth or 24,
-                        tags=stem_tags(source.tags, track_name(path), None),
-                    )
-                ]
-            return [w.commit() for w in writers.values()]  # ... before any rename
-        finally:
+                for slot in ("mixture", *slots):
+                    writers[slot] = writer(slot, dest, staged=True)
+            else:
+                for stem, dest in destinations.items():
+                    writers[stem] = writer(stem, dest, staged=False)
+            for offset, blocks in sep.stream(source, stems=requested, on_progress=on_progress):
+                if fmt.name == STEMS_FORMAT:
+                    n = next(iter(blocks.values())).shape[-1]
+                    blocks = fill_slots(slots, blocks, source.read(offset, offset + n))
+                for stem, block in blocks.items():
+                    if on_stem_block is not None:
+                        on_stem_block(stem, block)
+                    array = block.numpy().T
+                    if out_channels == 1 and array.shape[1] > 1:
+                        array = array.mean(axis=1, keepdims=True)
+                    writers[stem].write(np.ascontiguousarray(array, dtype=np.float32))
             for w in writers.values():
-                w.abort()  # the stems not yet renamed into place, the stem.mp4 staging files
+                if w.resampler is not None:
+                    w.write(np.zeros((0, out_channels), np.float32), last=True)
+        except BaseException:
+            for w in writers.values():
+                w.abort()
+            raise
+    try:
+        scale = _full_scale(str(path), list(writers.values()), clip_mode, say)
+        for w in writers.values():
+            w.finish(scale)  # every encoder flushed, closed and verified ...
+        if fmt.name == STEMS_FORMAT:
+            (dest,) = destinations.values()
+            return [
+                write_stems_file(
+                    dest,
+                    [w.temp for w in writers.values()],
+                    frames,
+                    codec=stem_codec,
+                    bitrate=bits,
+                    bit_depth=bit_depth or 24,
+                    tags=stem_tags(source.tags, track_name(path), None),
+                )
+            ]
+        return [w.commit() for w in writers.values()]  # ... before any rename
+    finally:
+        for w in writers.values():
+            w.abort()  # the stems not yet renamed into place, the stem.mp4 staging files
 
 
 def _full_scale(name: str, writers: list[StemWriter], mode: ClipMode, notify: Notify) -> float:

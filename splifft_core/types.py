@@ -123,7 +123,7 @@ Increasing the batch size can improve GPU utilisation and speed up training, but
 memory.
 """
 
-ChunkLayout: TypeAlias = Literal["splifft", "msst", "centered_tail"]
+ChunkLayout: TypeAlias = Literal["splifft", "msst", "centered_tail", "uvr"]
 """Where chunks go and how the track's edges are handled.
 
 - `splifft`: pad `edge_padding` (default: the overlap) before and at least as much after the track
@@ -135,6 +135,10 @@ ChunkLayout: TypeAlias = Literal["splifft", "msst", "centered_tail"]
 - `centered_tail`: no edge padding; a partial last chunk is centred in a full chunk with real
   neighbouring samples (zeros outside the track) and its output centre-trimmed, as
   `demucs.apply.apply_model(split=True)` does.
+- `uvr`: Ultimate Vocal Remover's MDX-Net `demix`: zeros of `edge_padding` before the track and,
+  after it, up to a whole number of `chunk - 2 * edge_padding` plus `edge_padding`; a chunk every
+  hop from the start to the padded end, zero-filled past it, and a chunk cut by the end weighted
+  by the window of its own length (UVR's `np.hanning(cut)`), not the start of the full one.
 """
 
 PaddingMode: TypeAlias = Literal["reflect", "constant", "replicate"]
@@ -208,6 +212,22 @@ PostprocessFn: TypeAlias = Callable[[Any, Tensor, tuple[Tensor, ...]], Separated
 Turns the network's output back into waveforms `(batch, stems, channels, chunk_size)`, e.g. by
 applying a spectrogram mask to the mixture spectrogram and taking the ISTFT.
 """
+
+EnsembleType: TypeAlias = Literal[
+    "avg_wave",
+    "median_wave",
+    "min_wave",
+    "max_wave",
+    "avg_fft",
+    "median_fft",
+    "min_fft",
+    "max_fft",
+    "uvr_max_spec",
+    "uvr_min_spec",
+    "ensemble_wav",
+]
+"""How an ensemble combines its members' estimates of a stem (`splifft_core.ensemble`): MSST's
+eight types and audio-separator's three more."""
 
 Task: TypeAlias = Literal["separation", "pitch", "notes", "beats"]
 """What a model outputs: stems (`separation`), a fundamental-frequency track (`pitch`, e.g.

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from splifft.cli import render
 
@@ -53,7 +53,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="tracks to separate: folders, .stem.mp4 files",
     )
     parser.add_argument(
-        "-m", "--model", help="model identifier or manifest JSON (default: the default_model)"
+        "-m",
+        "--model",
+        action="append",
+        help="model identifier or manifest JSON (default: the default_model); several -m "
+        "with --ensemble score their ensemble",
+    )
+    parser.add_argument(
+        "--ensemble", metavar="TYPE", help="combine the -m models per stem (as `splifft run`)"
+    )
+    parser.add_argument("--weights", metavar="W1,W2,…", help="one weight per -m model")
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        default=None,
+        help="test-time augmentation (MSST's --use_tta), as `splifft run --tta`",
     )
     parser.add_argument("--estimates", type=Path, metavar="DIR", help="stems already produced")
     parser.add_argument("--references", type=Path, metavar="DIR", help="reference stems")
@@ -97,16 +111,30 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset is None:
             raise ConfigError("give a DATASET_DIR, or --estimates DIR --references DIR")
         import splifft_core.api as api
+        from splifft.cli.run import parse_weights
+        from splifft_core.registry import resolve_manifest
         from splifft_core.user_config import default_model
 
         find_tracks(args.dataset, need_mixture=True)  # a bad dataset fails before the model loads
+        models: list[str] = args.model or [default_model()]
+        options: dict[str, Any] = {"device": args.device, "notify": render.note, "tta": args.tta}
+        preset = resolve_manifest(models[0]).manifest.ensemble is not None
+        if len(models) > 1 and not args.ensemble:
+            raise ConfigError(f"{len(models)} models given: combine them with --ensemble TYPE")
+        if (args.ensemble or args.weights) and len(models) == 1 and not preset:
+            raise ConfigError("--ensemble combines two or more models: give -m more than once")
+        separator: Any
         with render.downloads(args.quiet) as on_download:
-            separator = api.load(
-                args.model or default_model(),
-                device=args.device,
-                notify=render.note,
-                on_download=on_download,
-            )
+            if len(models) > 1 or preset:
+                separator = api.load_ensemble(
+                    models[0] if preset and len(models) == 1 else list(models),
+                    args.ensemble,
+                    parse_weights(args.weights),
+                    on_download=on_download,
+                    **options,
+                )
+            else:
+                separator = api.load(models[0], on_download=on_download, **options)
         result = evaluate_model(
             separator, args.dataset, metrics, on_track=on_track, warn=render.warn
         )

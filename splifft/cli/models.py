@@ -1,4 +1,4 @@
-"""Model management: `ls`, `info`, `pull`, `rm`, `verify`, `import-msst`.
+"""Model management: `ls`, `info`, `pull`, `rm`, `verify`, `import-msst`, `import-uvr`.
 
 `ls` and `info` never import torch: they read manifests, the plugin host and the caches only.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from splifft.cli import render
 
 if TYPE_CHECKING:
+    from splifft_core.msst import ImportResult
     from splifft_core.plugins import PluginHost
     from splifft_core.registry import ManifestEntry, Registry
 
@@ -98,6 +99,26 @@ def add_parser(subparsers: Any) -> None:
     imp.add_argument("--force", action="store_true", help="replace an earlier import")
     imp.set_defaults(handler=run_import_msst)
 
+    uvr = subparsers.add_parser(
+        "import-uvr",
+        help="turn an Ultimate Vocal Remover model file (.onnx MDX-Net, .pth VR) into a model",
+        description="Write a user-local manifest for a UVR model file; then `splifft run -m ID` "
+        "uses it. Its parameters come from UVR's model-data tables, keyed by the hash UVR "
+        "computes (md5 of the file's last 10,240,000 bytes), or from --model-data.",
+    )
+    uvr.add_argument("model_file", type=Path, metavar="MODEL_FILE", help="the .onnx or .pth file")
+    uvr.add_argument("--id", dest="identifier", help="identifier (default: ARCH-custom-NAME)")
+    uvr.add_argument(
+        "--model-data",
+        type=Path,
+        metavar="JSON",
+        help="one entry in UVR's model-data layout (MDX-Net: compensate, mdx_dim_f_set, "
+        "mdx_dim_t_set, mdx_n_fft_scale_set, primary_stem; VR: vr_model_param, primary_stem, "
+        "nout, nout_lstm, is_karaoke, is_bv_model, …), or {hash: entry}",
+    )
+    uvr.add_argument("--force", action="store_true", help="replace an earlier import")
+    uvr.set_defaults(handler=run_import_uvr)
+
 
 @dataclass(frozen=True)
 class Context:
@@ -139,6 +160,29 @@ def _plugin_of(entry: ManifestEntry, ctx: Context) -> str | None:
     return entry.manifest.plugin or ctx.distributions.get(entry.manifest.architecture)
 
 
+def _installed(manifest: Any, ctx: Context) -> bool:
+    """Its architecture's plugin is installed; for an ensemble preset, every member's."""
+    from splifft_core.errors import SplifftError
+
+    if manifest.ensemble is None:
+        return bool(manifest.architecture in ctx.architectures)
+    try:
+        members = [ctx.registry.get(m.model).manifest for m in manifest.ensemble.members]
+    except SplifftError:
+        return False
+    return all(m.architecture in ctx.architectures for m in members)
+
+
+def _ensemble_text(manifest: Any) -> str | None:
+    if manifest.ensemble is None:
+        return None
+    members = ", ".join(
+        m.model + (f" (weight {m.weight:g})" if m.weight != 1 else "")
+        for m in manifest.ensemble.members
+    )
+    return f"{manifest.ensemble.type} of {members}"
+
+
 def _outputs(manifest: Any) -> list[str]:
     """What `splifft run` writes per track: the stems, or an analysis task's files."""
     from splifft_core.analysis import ANALYSIS_OUTPUTS
@@ -167,7 +211,8 @@ def model_row(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
         "size": sum(s for s in sizes if s is not None) if sizes and None not in sizes else None,
         "metrics": manifest.metrics,
         "plugin": _plugin_of(entry, ctx),
-        "plugin_installed": manifest.architecture in ctx.architectures,
+        "plugin_installed": _installed(manifest, ctx),
+        "ensemble": _ensemble_text(manifest),
         "source": entry.source,
         "license": manifest.license,
         "description": manifest.description,
@@ -292,7 +337,8 @@ def info_dict(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
         "description": manifest.description,
         "manifest": {"source": entry.source, "origin": entry.origin},
         "plugin": _plugin_of(entry, ctx),
-        "plugin_installed": manifest.architecture in ctx.architectures,
+        "plugin_installed": _installed(manifest, ctx),
+        "ensemble": _ensemble_text(manifest),
         "license": manifest.license,
         "authors": manifest.authors,
         "stems": manifest.all_stems,
@@ -321,6 +367,9 @@ def run_info(args: argparse.Namespace) -> int:
         if data["plugin_installed"]
         else ctx.conflicts.get(data["architecture"], f"NOT installed: pip install {plugin}")
     )
+    if data["ensemble"]:
+        plugin = "the members' plugins"
+        state = "installed" if data["plugin_installed"] else "a member's plugin is NOT installed"
     lines = [
         f"{data['identifier']}",
         f"  architecture: {data['architecture']}",
@@ -335,6 +384,8 @@ def run_info(args: argparse.Namespace) -> int:
     ]
     if data["derived_stems"]:
         lines.append(f"  derived:      {', '.join(data['derived_stems'])}")
+    if data["ensemble"]:
+        lines.append(f"  ensemble:     {data['ensemble']}")
     lines += [
         f"  sample rate:  {data['sample_rate']} Hz, {data['channels']} channels",
         "  inference:    "
@@ -456,6 +507,19 @@ def run_import_msst(args: argparse.Namespace) -> int:
         model_type=args.model_type,
         force=args.force,
     )
+    return _report_import(result)
+
+
+def run_import_uvr(args: argparse.Namespace) -> int:
+    from splifft_core.uvr import import_uvr
+
+    result = import_uvr(
+        args.model_file, identifier=args.identifier, model_data=args.model_data, force=args.force
+    )
+    return _report_import(result)
+
+
+def _report_import(result: ImportResult) -> int:
     manifest = result.manifest
     print(f"wrote {result.path}")
     print(

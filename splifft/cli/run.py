@@ -12,9 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from splifft_core.types import Task
 
+from typing import get_args
+
 from splifft.cli import render
+from splifft_core.types import EnsembleType
 
 BIT_DEPTHS = (16, 24, 32)
+STREAMED_ENSEMBLE_TYPES = tuple(t for t in get_args(EnsembleType) if t != "ensemble_wav")
+"""What `run --ensemble` takes: every type but `ensemble_wav` (it needs whole tracks first)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,8 +47,21 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "-m",
         "--model",
+        action="append",
         help="model identifier or manifest JSON file (default: the configured default_model, "
-        f"out of the box {BUILTIN_DEFAULT_MODEL})",
+        f"out of the box {BUILTIN_DEFAULT_MODEL}); several -m with --ensemble run an ensemble",
+    )
+    parser.add_argument(
+        "--ensemble",
+        metavar="TYPE",
+        help="combine the -m models per stem, block by block as they run: "
+        + ", ".join(STREAMED_ENSEMBLE_TYPES)
+        + " (see `splifft ensemble --help`); an ensemble preset's -m needs none",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="W1,W2,…",
+        help="one weight per -m model for avg_wave / avg_fft (default: all 1)",
     )
     parser.add_argument(
         "-o",
@@ -115,6 +133,20 @@ def add_parser(subparsers: Any) -> None:
         "--window",
         choices=("hann", "hamming", "triangular", "linear_fade", "rectangular"),
         help="stitching window",
+    )
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        default=None,
+        help="test-time augmentation (MSST's --use_tta): average the model over the mixture, "
+        "its channels swapped and its polarity inverted (3 × the time)",
+    )
+    parser.add_argument(
+        "--shifts",
+        type=int,
+        metavar="N",
+        help="average N randomly time-shifted passes, up to 0.5 s each (demucs' --shifts; "
+        "N × the time)",
     )
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default: auto)"
@@ -326,9 +358,14 @@ def separate_all(
     from splifft_core.user_config import default_model
 
     stems = [s.strip() for s in args.stems.split(",") if s.strip()] if args.stems else None
-    model = args.model or default_model()
+    models: list[str] = args.model or [default_model()]
+    model = models[0]
     # -- before any work: the model's facts, the settings, the device, every output path --
     manifest = resolve_manifest(model).manifest
+    if len(models) > 1 or args.ensemble or manifest.ensemble is not None:
+        return ensemble_all(args, tracks, inputs, models, stems, file_format, bit_depth)
+    if args.weights:
+        raise ConfigError("--weights applies to ensembles (several -m with --ensemble TYPE)")
     if manifest.task != "separation":
         if stems or args.then:
             option = "--stems" if stems else "--then"
@@ -356,6 +393,8 @@ def separate_all(
         "batch_size": args.batch_size,
         "window_shape": args.window,
         "precision": args.precision,
+        "tta": args.tta,
+        "shifts": args.shifts,
     }
     config = api.inference_config(manifest, **overrides)
     device = resolve_device(args.device)
@@ -397,6 +436,8 @@ def separate_all(
                 batch_size=args.batch_size,
                 window_shape=args.window,
                 precision=args.precision,
+                tta=args.tta,
+                shifts=args.shifts,
                 notify=render.note,
                 on_download=on_download,
                 tune_malloc=args.tune_malloc,
@@ -454,6 +495,106 @@ def separate_all(
     return failures
 
 
+def ensemble_all(
+    args: argparse.Namespace,
+    tracks: list[Track],
+    inputs: list[Path],
+    models: list[str],
+    stems: list[str] | None,
+    file_format: str,
+    bit_depth: int | None,
+) -> int:
+    """`splifft run -m A -m B --ensemble TYPE` (or `-m ensemble-…`): every track through the
+    models in lockstep, combined per stem; returns the failures."""
+    import splifft_core.api as api
+    from splifft_core.errors import ConfigError, SplifftError
+    from splifft_core.registry import resolve_manifest
+    from splifft_core.separator import output_naming, plan_outputs, resolve_device
+
+    if args.then:
+        raise ConfigError("--then does not apply to ensembles")
+    if len(models) == 1 and args.ensemble:
+        preset = resolve_manifest(models[0]).manifest
+        if preset.ensemble is None:
+            raise ConfigError("--ensemble combines two or more models: give -m more than once")
+    if len(models) > 1 and not args.ensemble:
+        raise ConfigError(
+            f"{len(models)} models given: say how to combine them with --ensemble TYPE "
+            f"({', '.join(STREAMED_ENSEMBLE_TYPES)})"
+        )
+    weights = parse_weights(args.weights)
+    device = resolve_device(args.device)
+    protected = [p.resolve() for p in inputs]
+    failures = 0
+    with render.downloads(args.quiet) as on_download:
+        separator = api.load_ensemble(
+            models[0] if len(models) == 1 else list(models),
+            args.ensemble,
+            weights,
+            stems=stems,
+            device=str(device),
+            chunk_size=args.chunk_size,
+            overlap_ratio=args.overlap,
+            batch_size=args.batch_size,
+            window_shape=args.window,
+            precision=args.precision,
+            tta=args.tta,
+            shifts=args.shifts,
+            notify=render.note,
+            on_download=on_download,
+            tune_malloc=args.tune_malloc,
+            fast_kernels=args.fast_kernels,
+        )
+    requested = list(stems) if stems else list(separator.stems)
+    template, names, ext = output_naming(file_format, args.filename, requested)
+    plan_outputs(
+        [(path, args.output / sub) for path, sub in tracks],
+        template,
+        names,
+        ext,
+        separator.identifier,
+        protected,
+    )
+    check_writable(args.output)
+    for path, sub in tracks:
+        try:
+            with render.chunks(path.name, args.quiet) as on_progress:
+                written = separator.separate_file(
+                    path,
+                    args.output / sub,
+                    filename=args.filename,
+                    file_format=file_format,
+                    bit_depth=bit_depth,
+                    bitrate=args.bitrate,
+                    stem_codec=args.stem_codec,
+                    stems=stems,
+                    downmix=args.downmix,
+                    protected=protected,
+                    on_progress=on_progress,
+                    clip_mode=args.clip_mode,
+                    notify=render.warn,
+                    stream=args.stream,
+                )
+        except SplifftError as exc:
+            failures += track_failed(exc, inputs)
+            continue
+        for out in written:
+            print(out)
+    return failures
+
+
+def parse_weights(text: str | None) -> list[float] | None:
+    """`--weights 1,2,1` as floats; a one-line error for anything else."""
+    from splifft_core.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--weights {text!r}: expected numbers separated by commas") from None
+
+
 def parse_chains(values: list[str], stems: list[str]) -> list[tuple[str, str]]:
     """`--then MODEL:STEM` values as `(model, stem)`; one-line errors for malformed ones."""
     from splifft_core.errors import ConfigError
@@ -502,9 +643,13 @@ def analyze_all(
     """`splifft run` with an analysis model: each track's pitch, notes or beats files."""
     import splifft_core.api as api
     from splifft_core.analysis import ANALYSIS_OUTPUTS
-    from splifft_core.errors import SplifftError
+    from splifft_core.errors import ConfigError, SplifftError
     from splifft_core.separator import plan_outputs, resolve_device
 
+    if args.tta or args.shifts:
+        raise ConfigError(
+            f"--tta and --shifts apply to separation models; {model} is a {task} model"
+        )
     device = resolve_device(args.device)
     protected = [p.resolve() for p in inputs]
     # -- before any work: every output path, as for stems (`{stem}` is the file's name) --

@@ -80,7 +80,7 @@ def test_manifests() -> None:
     checked = check_manifests(
         SPEC, plugin="splifft-plugin-mdx23c", build="all", size_slack=256 * 1024
     )
-    assert len(checked) == 7
+    assert len(checked) == 8
     assert all(identifier.startswith("mdx23c-kim-") for identifier in checked)
 
 

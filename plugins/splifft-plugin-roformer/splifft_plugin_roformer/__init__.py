@@ -37,6 +37,8 @@ BS_ROFORMER_HYPERACE = ArchitectureSpec(
     archetype="waveform",
     checkpoint_transform="splifft_plugin_roformer.weights:checkpoint_transform",
     stem_selection="splifft_plugin_roformer.weights:select_stems",
+    msst_model_types=("bs_roformer_hyperace_v1", "bs_roformer_hyperace_v2"),
+    msst_import="splifft_plugin_roformer.msst:import_bs_roformer_hyperace",
     description=(
         "BS-RoFormer with unwa's HyperACE mask heads: per-band MLP masks plus a hypergraph "
         "segmentation network's residual (v1, v2)."

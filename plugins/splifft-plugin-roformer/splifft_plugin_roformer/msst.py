@@ -14,6 +14,7 @@ from splifft_core.errors import MsstConfigError, validation_message
 from splifft_core.msst_config import inference_settings
 from splifft_plugin_roformer.params import (
     BSConformerParams,
+    BSRoformerHyperAceParams,
     BSRoformerParams,
     MelConformerParams,
     MelRoformerParams,
@@ -22,7 +23,8 @@ from splifft_plugin_roformer.params import (
 AUDIO_KEYS_IGNORED = frozenset({"dim_f", "dim_t", "hop_length", "n_fft", "min_mean_abs"})
 """`audio:` keys MSST reads for other architectures or for training only."""
 INFERENCE_KEYS_IGNORED = frozenset({"dim_t"})
-OUR_KEYS = frozenset({"chunk_size", "output_stem_names"})
+OUR_KEYS = frozenset({"chunk_size", "output_stem_names", "mask_estimator_refiner_depth"})
+"""Our params that are not MSST `model:` options."""
 
 
 def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -125,6 +127,28 @@ def _import(
 def import_bs_roformer(config: Mapping[str, Any]) -> dict[str, Any]:
     """MSST `--model_type bs_roformer` config → our params and inference defaults."""
     return _import(config, BSRoformerParams)
+
+
+HYPERACE_MODEL_TYPES: dict[str, int] = {"bs_roformer_hyperace_v1": 1, "bs_roformer_hyperace_v2": 2}
+"""`--model-type` names for unwa's HyperACE checkpoints (MSST has none: unwa's code replaces its
+`bs_roformer.py`, so the yaml is a plain `bs_roformer` one) → `hyperace_version`."""
+
+
+def import_bs_roformer_hyperace(
+    config: Mapping[str, Any], model_type: str | None = None
+) -> dict[str, Any]:
+    """unwa's HyperACE yaml (a `bs_roformer` one) with `--model-type bs_roformer_hyperace_v1/v2`
+    (or a `model.hyperace_version` key) → our params and inference defaults."""
+    model = _section(config, "model")
+    version = HYPERACE_MODEL_TYPES.get(model_type or "")
+    if version is None and "hyperace_version" not in model:
+        raise MsstConfigError(
+            "MSST config: a HyperACE yaml reads as a plain bs_roformer one; pass --model-type "
+            "bs_roformer_hyperace_v2 (or bs_roformer_hyperace_v1)"
+        )
+    if version is not None:
+        config = {**config, "model": {**model, "hyperace_version": version}}
+    return _import(config, BSRoformerHyperAceParams)
 
 
 def import_mel_band_roformer(config: Mapping[str, Any]) -> dict[str, Any]:

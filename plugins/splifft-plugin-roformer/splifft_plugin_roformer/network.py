@@ -92,6 +92,37 @@ class RotaryEmbedding(nn.Module):
         return torch.view_as_real(rotated).flatten(-2).to(x.dtype)
 
 
+class PoPE(nn.Module):
+    """Polar position embedding (PoPE, `PoPE-pytorch` 0.2, as MSST's `use_pope` builds it).
+
+    Each q/k feature `j` becomes a complex number of magnitude `softplus(x_j)` and phase
+    `position · θ^(-j/dim)`; keys add a learned per-head phase bias, clamped to `[-2π, 0]`. The
+    attention logits are the real parts of `q · conj(k)`, so q and k become `2·dim` real features.
+    """
+
+    inv_freqs: Tensor
+
+    def __init__(self, dim: int, heads: int, theta: float = 10000.0) -> None:
+        super().__init__()
+        # unlike RoPE, one frequency per feature (not per pair); checkpoints carry the buffer
+        self.register_buffer("inv_freqs", theta ** -(torch.arange(dim).float() / dim))
+        self.bias = nn.Parameter(torch.zeros(heads, dim))
+
+    def forward(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
+        """`(..., heads, seq, dim)` q and k → their `(..., heads, seq, 2·dim)` real embeddings."""
+        dtype = q.dtype if q.dtype == torch.float64 else torch.float32
+        positions = torch.arange(q.shape[-2], device=q.device, dtype=dtype)
+        angles = torch.outer(positions, self.inv_freqs.to(dtype))  # (seq, dim)
+        key_angles = angles + self.bias.to(dtype).clamp(-2 * math.pi, 0.0).unsqueeze(1)
+
+        def embed(x: Tensor, phase: Tensor) -> Tensor:
+            magnitude = F.softplus(x.to(dtype))
+            pairs = torch.stack([magnitude * phase.cos(), magnitude * phase.sin()], dim=-1)
+            return pairs.flatten(-2).to(x.dtype)
+
+        return embed(q, angles), embed(k, key_angles)
+
+
 class FeedForward(nn.Module):
     def __init__(self, dim: int, mult: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
@@ -115,24 +146,37 @@ class FeedForward(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with rotary positions and a sigmoid gate per head.
+    """Multi-head self-attention with rotary (or PoPE) positions and a sigmoid gate per head.
 
     Runs on the `(b, frames, bands, dim)` grid along one axis, so the axial transformers
     never transpose the grid: only `scaled_dot_product_attention` sees strided views.
     """
 
+    rotary_embed: RotaryEmbedding | None
+    pope_embed: PoPE | None
+
     def __init__(
-        self, dim: int, heads: int, dim_head: int, dropout: float, rotary_embed: RotaryEmbedding
+        self,
+        dim: int,
+        heads: int,
+        dim_head: int,
+        dropout: float,
+        positions: RotaryEmbedding | PoPE,
     ) -> None:
         super().__init__()
         self.heads = heads
         self.dropout = dropout
+        self.scale = dim_head**-0.5
         inner = heads * dim_head
         self.norm = RMSNorm(dim)
         self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
         self.to_gates = nn.Linear(dim, heads)
         self.to_out = nn.Sequential(nn.Linear(inner, dim, bias=False), nn.Dropout(dropout))
-        self.rotary_embed = rotary_embed
+        # shared by all layers of a stack; registered here too, as in MSST's checkpoints
+        if isinstance(positions, PoPE):
+            self.rotary_embed, self.pope_embed = None, positions
+        else:
+            self.rotary_embed, self.pope_embed = positions, None
 
     def projection(self) -> tuple[Tensor, Tensor]:
         """Weight and bias of `[to_qkv | to_gates]` applied to `F.normalize(x)`, as one matmul.
@@ -156,9 +200,14 @@ class Attention(nn.Module):
         gates = projected[..., qkv.shape[-1] : qkv.shape[-1] + self.heads].sigmoid()
         # (b, n1, n2, 3, h, d) → (3, b, other, h, seq, d), a view
         qkv = _split_last(qkv, 3, self.heads, -1).permute(3, 0, other, 4, axis, 5)
-        q, k = self.rotary_embed(qkv[:2]).flatten(1, 2)  # q and k rotated in one pass
+        if self.pope_embed is not None:
+            q, k = (t.flatten(0, 1) for t in self.pope_embed(qkv[0], qkv[1]))
+        else:
+            assert self.rotary_embed is not None
+            q, k = self.rotary_embed(qkv[:2]).flatten(1, 2)  # q and k rotated in one pass
         v = qkv[2].flatten(0, 1)
-        out = F.scaled_dot_product_attention(q, k, v)
+        # PoPE doubles the q/k width: the scale stays that of `dim_head`
+        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
         out = out.view(batch, -1, *out.shape[1:])  # (b, other, h, seq, d)
         # gate each head and put it back onto the grid, (b, n1, n2, h, d), in one pass
         grid = out.new_empty(*x.shape[:3], self.heads, out.shape[-1])
@@ -209,9 +258,9 @@ class Transformer(nn.Module):
         ff_dropout: float,
         ff_mult: int = 4,
         norm_output: bool,
-        rotary_embed: RotaryEmbedding | None = None,
+        rotary_embed: RotaryEmbedding | PoPE | None = None,
     ) -> None:
-        """Full attention with `rotary_embed`; linear attention without."""
+        """Full attention with `rotary_embed` (RoPE or PoPE); linear attention without."""
         super().__init__()
         self.layers = nn.ModuleList()
         for _ in range(depth):
@@ -305,6 +354,53 @@ class MaskEstimator(nn.Module):
             offset += d
         assert out is not None
         return out.view(batch, frames, -1)
+
+
+REFINER_HEADS, REFINER_DIM_HEAD = 8, 64
+"""The refiner's attention shape, fixed in unwa's large-v2 head whatever the roformer's."""
+
+
+class RefinedMaskEstimator(MaskEstimator):
+    """unwa's "large v2" mask head: axial time / frequency transformer layers (one of each per
+    depth, own rotary embeddings, no output norms), an RMSNorm, then the per-band MLPs."""
+
+    def __init__(
+        self,
+        dim: int,
+        dim_inputs: Sequence[int],
+        num_layers: int,
+        mlp_expansion_factor: int,
+        refiner_depth: int,
+    ) -> None:
+        super().__init__(dim, dim_inputs, num_layers, mlp_expansion_factor)
+        time_rotary = RotaryEmbedding(REFINER_DIM_HEAD)
+        freq_rotary = RotaryEmbedding(REFINER_DIM_HEAD)
+
+        def transformer(rotary_embed: RotaryEmbedding) -> Transformer:
+            return Transformer(
+                dim=dim,
+                depth=1,
+                heads=REFINER_HEADS,
+                dim_head=REFINER_DIM_HEAD,
+                attn_dropout=0.0,
+                ff_dropout=0.0,
+                norm_output=False,
+                rotary_embed=rotary_embed,
+            )
+
+        self.layers = nn.ModuleList(
+            nn.ModuleList([transformer(time_rotary), transformer(freq_rotary)])
+            for _ in range(refiner_depth)
+        )
+        self.norm = RMSNorm(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """`(b, t, bands, dim)` → `(b, t, sum(dim_inputs))`."""
+        for block in self.layers:
+            time, freq = cast(nn.ModuleList, block)
+            x = time(x, axis=1)
+            x = freq(x, axis=2)
+        return super().forward(self.norm(x))
 
 
 def mel_bands(sample_rate: int, n_fft: int, num_bands: int) -> np.ndarray:
@@ -448,7 +544,7 @@ class Roformer(nn.Module):
 def roformer_layers(params: _RoformerParams, *, mel: bool) -> nn.ModuleList:
     """Per depth: [linear transformer], time transformer, frequency transformer."""
 
-    def transformer(depth: int, rotary_embed: RotaryEmbedding | None) -> Transformer:
+    def transformer(depth: int, rotary_embed: RotaryEmbedding | PoPE | None) -> Transformer:
         return Transformer(
             dim=params.dim,
             depth=depth,
@@ -461,9 +557,15 @@ def roformer_layers(params: _RoformerParams, *, mel: bool) -> nn.ModuleList:
             rotary_embed=rotary_embed,
         )
 
-    # one rotary embedding for all time transformers, one for all frequency transformers
-    time_rotary = RotaryEmbedding(params.dim_head)
-    freq_rotary = RotaryEmbedding(params.dim_head)
+    # one position embedding for all time transformers, one for all frequency transformers
+    time_rotary: RotaryEmbedding | PoPE
+    freq_rotary: RotaryEmbedding | PoPE
+    if params.use_pope:
+        time_rotary = PoPE(params.dim_head, params.heads)
+        freq_rotary = PoPE(params.dim_head, params.heads)
+    else:
+        time_rotary = RotaryEmbedding(params.dim_head)
+        freq_rotary = RotaryEmbedding(params.dim_head)
     layers = nn.ModuleList()
     for _ in range(params.depth):
         block: list[nn.Module] = []
@@ -479,7 +581,7 @@ def build_bs_roformer(params: BSRoformerParams) -> Roformer:
     sizes = params.freqs_per_bands
     indices = torch.arange(sum(sizes))
     layers = roformer_layers(params, mel=False)
-    return Roformer(
+    network = Roformer(
         params,
         sizes,
         indices,
@@ -487,6 +589,18 @@ def build_bs_roformer(params: BSRoformerParams) -> Roformer:
         final_norm=True,
         mask_layers=params.mask_estimator_depth,
     )
+    if params.mask_estimator_refiner_depth > 0:
+        network.mask_estimators = nn.ModuleList(
+            RefinedMaskEstimator(
+                params.dim,
+                network.band_split.dim_inputs,
+                params.mask_estimator_depth,
+                params.mlp_expansion_factor,
+                params.mask_estimator_refiner_depth,
+            )
+            for _ in range(params.stems)
+        )
+    return network
 
 
 def build_mel_roformer(params: MelRoformerParams) -> Roformer:

@@ -106,8 +106,10 @@ class _RoformerParams(_BandSplitParams):
     time_transformer_depth: Ge0 = 2
     freq_transformer_depth: Ge0 = 2
     linear_transformer_depth: Ge0 = 0
-    use_pope: Literal[False] = False
-    """PoPE positional embeddings (MSST `use_pope`) are not implemented."""
+    use_pope: bool = False
+    """Polar position embeddings (PoPE, Gopalakrishnan et al., 2025) instead of rotary ones in
+    the time and frequency attention, as MSST's `use_pope` (`PoPE-pytorch` 0.2): magnitudes
+    `softplus(q)`, `softplus(k)`, phases from the position, plus a learned per-head key bias."""
 
 
 def _check_freqs_per_bands(freqs_per_bands: tuple[int, ...], num_freqs: int, n_fft: int) -> None:
@@ -124,6 +126,11 @@ class BSRoformerParams(_RoformerParams):
     """BS-RoFormer (Lu et al., 2023): fixed, contiguous frequency bands."""
 
     freqs_per_bands: tuple[Gt0, ...] = DEFAULT_FREQS_PER_BANDS
+    mask_estimator_refiner_depth: Ge0 = 0
+    """unwa's "large v2" mask head (splifft 0.0.9's `axial_refiner_large_v2`, 4 in unwa's
+    checkpoint): this many axial time + frequency transformer layers (8 heads of 64, whatever
+    `heads` / `dim_head`) and an RMSNorm in each stem's mask estimator, before its MLPs.
+    0: MSST's plain mask estimator. Not an MSST option."""
 
     @model_validator(mode="after")
     def _check(self) -> BSRoformerParams:
@@ -151,6 +158,10 @@ class BSRoformerHyperAceParams(BSRoformerParams):
 
     @model_validator(mode="after")
     def _check_hyperace(self) -> BSRoformerHyperAceParams:
+        if self.mask_estimator_refiner_depth or self.use_pope:
+            raise ValueError(
+                "the HyperACE heads take neither mask_estimator_refiner_depth nor PoPE"
+            )
         if not self.stereo:
             raise ValueError("the HyperACE heads predict 4 values per bin: they need stereo=true")
         if 256 % self.hyperace_heads:

@@ -53,6 +53,25 @@ def checkpoint_transform(
             state_dict = shifted
     if not any(k.startswith("band_split.") for k in state_dict):
         raise CheckpointError("not a roformer checkpoint: it has no 'band_split.' weights")
+    refiner_depth: int = getattr(params, "mask_estimator_refiner_depth", 0)
+    if refiner_depth:
+        state_dict = _add_refiner_rotary(state_dict, params, refiner_depth)
+    return state_dict
+
+
+def _add_refiner_rotary(
+    state_dict: dict[str, Tensor], params: _RoformerParams, depth: int
+) -> dict[str, Tensor]:
+    """Fill in the large-v2 refiner's rotary frequencies where a checkpoint lacks them (splifft
+    0.0.9 computes them, so its exports may not store them); they are fixed, never trained."""
+    from splifft_plugin_roformer.network import REFINER_DIM_HEAD, RotaryEmbedding
+
+    freqs = RotaryEmbedding(REFINER_DIM_HEAD).freqs.detach()
+    for stem in range(len(params.output_stem_names)):
+        for layer in range(depth):
+            for axis in (0, 1):
+                key = f"mask_estimators.{stem}.layers.{layer}.{axis}.layers.0.0.rotary_embed.freqs"
+                state_dict.setdefault(key, freqs.clone())
     return state_dict
 
 

@@ -152,3 +152,58 @@ def test_manifests() -> None:
         assert isinstance(resource, HfResource)
         assert resource.repo_id == "pcunwa/BS-Roformer-HyperACE"
         assert resource.sha256 is not None and manifest.checkpoints
+
+
+def test_import_msst_with_its_model_type(plugin_host: Any, tmp_path: Path) -> None:
+    """unwa's yaml is a plain bs_roformer one: `--model-type bs_roformer_hyperace_v2` imports it,
+    the checkpoint loads strictly, and the manifest separates as the params do."""
+    import splifft_plugin_roformer
+    import yaml
+
+    import splifft
+    from splifft_core.errors import CheckpointError, MsstConfigError
+    from splifft_core.msst import import_msst
+    from splifft_core.separator import Separator
+
+    plugin_host(splifft_plugin_roformer)
+    model = {k: v for k, v in TINY.items() if k not in ("chunk_size", "output_stem_names")}
+    model.pop("hyperace_version")
+    model["num_stems"] = 2
+    config = {
+        "audio": {"chunk_size": TINY["chunk_size"], "sample_rate": 44100, "num_channels": 2},
+        "model": model,
+        "training": {"instruments": ["vocals", "other"], "target_instrument": None},
+        "inference": {"batch_size": 1, "num_overlap": 2},
+    }
+    path = tmp_path / "config_hyperace_v2.yaml"
+    path.write_text(yaml.safe_dump(config))
+    params = BS_ROFORMER_HYPERACE.parse_params(TINY)
+    network = BS_ROFORMER_HYPERACE.build_model(params)
+    state = fill_weights({k: v.shape for k, v in network.state_dict().items()})
+    checkpoint = tmp_path / "bs_roformer_hyperace_v2.ckpt"
+    torch.save(state, checkpoint)
+
+    with pytest.raises(MsstConfigError, match="no installed plugin imports MSST model type"):
+        import_msst(path, checkpoint, model_type="bs_roformer_hyperace_v3")
+    # without the model type, unwa's yaml (no HyperACE keys) reads as bs_roformer, and the
+    # HyperACE weights do not fit it
+    plain = tmp_path / "config_plain.yaml"
+    del config["model"]["num_hyperedges"]
+    plain.write_text(yaml.safe_dump(config))
+    with pytest.raises(CheckpointError, match=r"unexpected keys.*bs_roformer_hyperace_v2"):
+        import_msst(plain, checkpoint)
+    result = import_msst(path, checkpoint, model_type="bs_roformer_hyperace_v2")
+    assert result.manifest.architecture == "bs_roformer_hyperace"
+    assert result.manifest.params["hyperace_version"] == 2
+    audio = 0.3 * torch.randn(2, 3 * 4096, generator=torch.Generator().manual_seed(5))
+    got = splifft.load(result.manifest.identifier, device="cpu").separate(audio, sample_rate=44100)
+    reference = Separator.from_spec(
+        BS_ROFORMER_HYPERACE,
+        params,
+        state,
+        inference=splifft.load(result.manifest.identifier, device="cpu").inference,
+        device="cpu",
+    ).separate(audio, sample_rate=44100)
+    for stem in ("vocals", "other"):
+        assert float(reference[stem].abs().max()) > 1e-3
+        torch.testing.assert_close(got[stem], reference[stem])

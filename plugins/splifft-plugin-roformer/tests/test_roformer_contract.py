@@ -84,7 +84,7 @@ def test_plugin_import_is_torch_free() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"use_pope": True}, "use_pope"),
+        ({"use_value_residual_learning": True}, "use_value_residual_learning"),
         ({"num_residual_streams": 4}, "num_residual_streams"),
         ({"freqs_per_bands": [64, 64]}, "sums to 128"),
         ({"num_stems": 3}, "num_stems=3"),

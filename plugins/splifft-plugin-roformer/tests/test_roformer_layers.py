@@ -48,6 +48,7 @@ def _attention_reference(layer: Attention, x: Tensor, axis: int) -> Tensor:
         return t.reshape(*t.shape[:-1], heads, -1).transpose(-2, -3)
 
     q, k, v = split(q), split(k), split(v)
+    assert layer.rotary_embed is not None
     freqs = layer.rotary_embed.freqs
     q, k = _rotate(q, freqs), _rotate(k, freqs)
     scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])

@@ -14,14 +14,14 @@ def test_bs_roformer_manifests() -> None:
     checked = check_manifests(
         BS_ROFORMER, plugin=PLUGIN, build=["bs_roformer-lu-viperx"], device="cpu"
     )
-    assert len(checked) == 20
+    assert len(checked) >= 21  # a lower bound: the catalogue keeps growing
 
 
 def test_mel_roformer_manifests() -> None:
     checked = check_manifests(
         MEL_ROFORMER, plugin=PLUGIN, build=["mel_roformer-wang-kim_vocals"], device="cpu"
     )
-    assert len(checked) == 82
+    assert len(checked) >= 82
 
 
 @pytest.mark.parametrize("architecture", ["bs_roformer", "mel_roformer"])

@@ -141,7 +141,10 @@ def test_instruments_become_stems() -> None:
     ("edit", "message"),
     [
         (lambda c: c["model"].update(use_hyper_connections=True), "use_hyper_connections"),
-        (lambda c: c["model"].update(use_pope=True), "use_pope"),
+        (
+            lambda c: c["model"].update(mask_estimator_refiner_depth=4),
+            "mask_estimator_refiner_depth",
+        ),
         (lambda c: c["model"].update(num_stems=2), "target_instrument"),
         (lambda c: c["audio"].pop("chunk_size"), "chunk_size"),
         (lambda c: c["audio"].update(num_channels=1), "num_channels"),

@@ -7,8 +7,9 @@ Read: `audio`, `model` (the constructor's arguments; absent ones take its defaul
 losses, …) only matter for training and are ignored.
 
 MSST tells the three apart by its `--model_type` flag alone. An `scnet_masked` yaml is an
-`scnet` yaml, so it is taken as `scnet_masked` only when `training.model_type` says so; an
-`scnet_tran` yaml is recognised by its `tran_*` keys (or `training.model_type: scnet_tran`).
+`scnet` yaml, so it is taken as `scnet_masked` only when `--model-type` (or
+`training.model_type`) says so; an `scnet_tran` yaml is recognised by its `tran_*` keys (or
+the model type).
 """
 
 from __future__ import annotations
@@ -88,22 +89,26 @@ def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
     return _convert(msst_config, "scnet", ScnetParams, MODEL_KEYS)
 
 
-def import_msst_masked(msst_config: Mapping[str, Any]) -> dict[str, Any]:
-    if _model_type(msst_config) != "scnet_masked":
+def import_msst_masked(
+    msst_config: Mapping[str, Any], model_type: str | None = None
+) -> dict[str, Any]:
+    if "scnet_masked" not in (model_type, _model_type(msst_config)):
         raise MsstConfigError(
-            "MSST config: an scnet_masked yaml reads as a plain scnet one; set "
-            "training.model_type: scnet_masked to import it as scnet_masked"
+            "MSST config: an scnet_masked yaml reads as a plain scnet one; pass "
+            "--model-type scnet_masked (or set training.model_type: scnet_masked)"
         )
     return _convert(msst_config, "scnet_masked", ScnetMaskedParams, MODEL_KEYS)
 
 
-def import_msst_tran(msst_config: Mapping[str, Any]) -> dict[str, Any]:
+def import_msst_tran(
+    msst_config: Mapping[str, Any], model_type: str | None = None
+) -> dict[str, Any]:
     model = msst_config.get("model")
     named = isinstance(model, Mapping) and any(str(k).startswith("tran_") for k in model)
-    if not named and _model_type(msst_config) != "scnet_tran":
+    if not named and "scnet_tran" not in (model_type, _model_type(msst_config)):
         raise MsstConfigError(
-            "MSST config: no model.tran_* keys (set training.model_type: scnet_tran to import "
-            "a yaml without them as scnet_tran)"
+            "MSST config: no model.tran_* keys (pass --model-type scnet_tran, or set "
+            "training.model_type: scnet_tran, to import a yaml without them as scnet_tran)"
         )
     return _convert(
         msst_config, "scnet_tran", ScnetTranParams, {**MODEL_KEYS, **TRAN_KEYS}, TRAN_IGNORED_KEYS

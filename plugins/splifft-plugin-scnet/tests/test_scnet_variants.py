@@ -154,8 +154,12 @@ def test_tran_config() -> None:
 
 def test_masked_config_needs_its_model_type() -> None:
     config = load_msst_yaml(FIXTURES / "msst_musdb18_scnet_large.yaml")
-    with pytest.raises(MsstConfigError, match=r"training\.model_type: scnet_masked"):
+    with pytest.raises(MsstConfigError, match=r"--model-type scnet_masked"):
         import_msst_masked(config)
+    by_flag = ScnetMaskedParams.model_validate(
+        import_msst_masked(config, model_type="scnet_masked")["params"]
+    )
+    assert by_flag.dims == (4, 64, 128, 256)
     config["training"]["model_type"] = "scnet_masked"
     params = ScnetMaskedParams.model_validate(import_msst_masked(config)["params"])
     assert params.dims == (4, 64, 128, 256)
@@ -180,6 +184,15 @@ def test_configs_are_told_apart(host: PluginHost) -> None:
     named["model"] = {"sources": ["vocals"]}
     named["training"]["model_type"] = "scnet_tran"
     assert infer_architecture(named, host=host).spec is TRAN_SPEC
+
+
+def test_model_type_flag_reaches_the_converters(host: PluginHost) -> None:
+    """`import-msst --model-type scnet_masked` on the stock yaml (no training.model_type)."""
+    plain = load_msst_yaml(FIXTURES / "msst_musdb18_scnet_large.yaml")
+    assert "model_type" not in plain["training"]
+    chosen = infer_architecture(copy.deepcopy(plain), "scnet_masked", host=host)
+    assert chosen.spec is MASKED_SPEC
+    assert infer_architecture(copy.deepcopy(plain), "scnet", host=host).spec is SPEC
 
 
 @pytest.mark.parametrize(

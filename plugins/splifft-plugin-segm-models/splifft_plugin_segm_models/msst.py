@@ -1,0 +1,83 @@
+"""Map a Music-Source-Separation-Training (MSST) `segm_models` yaml onto our params (torch-free).
+
+Read: `audio`, `model`, the `decoder_<type>` section of the chosen decoder type,
+`training.instruments` / `training.target_instrument` and `inference`. Unknown keys inside
+`audio`, `model` and `inference` are errors (they could change the network or how it runs); the
+rest of `training` and other top-level sections (augmentations, losses, …) only matter for
+training and are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from splifft_core.errors import MsstConfigError
+from splifft_core.msst_config import (
+    check_model_type,
+    params_and_inference,
+    require,
+    section,
+    target_stems,
+)
+from splifft_plugin_segm_models.params import SegmModelsParams
+
+AUDIO_KEYS = frozenset(
+    {"chunk_size", "dim_f", "dim_t", "hop_length", "n_fft", "num_channels", "sample_rate"}
+)
+AUDIO_TRAINING_KEYS = frozenset({"min_mean_abs"})
+MODEL_KEYS = frozenset({"act", "decoder_type", "encoder_name", "num_channels", "num_subbands"})
+INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
+# MSST reads the decoder's keyword arguments from this section for each decoder type.
+DECODER_SECTIONS = {
+    "unet": "decoder_unet",
+    "fpn": "decoder_fpn",
+    "unet++": "decoder_unet_plus_plus",
+    "manet": "decoder_manet",
+    "linknet": "decoder_linknet",
+    "pspnet": "decoder_pspnet",
+    "pan": "decoder_pan",
+    "deeplabv3": "decoder_deeplabv3",
+    "deeplabv3plus": "decoder_deeplabv3plus",
+}
+
+
+def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
+    check_model_type(msst_config, "segm_models")
+    audio = section(msst_config, "audio", AUDIO_KEYS | AUDIO_TRAINING_KEYS)
+    model = section(msst_config, "model", MODEL_KEYS)
+    inference = section(msst_config, "inference", INFERENCE_KEYS)
+
+    hop_length = require(audio, "audio", "hop_length")
+    chunk_size = audio.get("chunk_size")
+    if chunk_size is None:
+        # MSST's older configs give the chunk in STFT frames only.
+        chunk_size = hop_length * (require(audio, "audio", "dim_t") - 1)
+    decoder_type = require(model, "model", "decoder_type")
+    if decoder_type not in DECODER_SECTIONS:
+        raise MsstConfigError(
+            f"MSST config: unknown model.decoder_type {decoder_type!r}: expected one of "
+            f"{sorted(DECODER_SECTIONS)}"
+        )
+    options = msst_config.get(DECODER_SECTIONS[decoder_type]) or {}
+    if not isinstance(options, Mapping):
+        raise MsstConfigError(
+            f"MSST config: '{DECODER_SECTIONS[decoder_type]}' must be a mapping, "
+            f"got {type(options).__name__}"
+        )
+    raw = {
+        "chunk_size": chunk_size,
+        "output_stem_names": target_stems(msst_config),
+        "sample_rate": audio.get("sample_rate", 44100),
+        "audio_channels": require(audio, "audio", "num_channels"),
+        "n_fft": require(audio, "audio", "n_fft"),
+        "hop_length": hop_length,
+        "dim_f": require(audio, "audio", "dim_f"),
+        "num_subbands": require(model, "model", "num_subbands"),
+        "hidden_channels": require(model, "model", "num_channels"),
+        "encoder_name": require(model, "model", "encoder_name"),
+        "decoder_type": decoder_type,
+        "decoder_options": dict(options),
+        "act": require(model, "model", "act"),
+    }
+    return params_and_inference(SegmModelsParams, raw, inference, "segm_models")
