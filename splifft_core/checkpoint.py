@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +140,28 @@ def load_into(network: nn.Module, state_dict: dict[str, Tensor], origin: str) ->
                 f"{tuple(own[key].shape)} (do the params match the checkpoint?)"
             )
     network.load_state_dict(state_dict, strict=True)
+
+
+def attach_onnx(network: Any, paths: Sequence[Path], expected: type, model_name: str) -> None:
+    """Give `network` (an `expected` module with `load_onnx(path)`) the one `.onnx` in `paths`.
+
+    For plugins whose network runs an ONNX graph through onnxruntime: the file is a protobuf
+    message, parsed, never executed as Python, so no unpickler is involved. Every failure is a
+    one-line `CheckpointError` naming the file.
+    """
+    if not isinstance(network, expected):
+        raise CheckpointError(
+            f"expected a {expected.__name__} network, got {type(network).__name__}"
+        )
+    if len(paths) != 1:
+        raise CheckpointError(f"{model_name} takes one .onnx file, got {len(paths)}")
+    path = Path(paths[0])
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    session_owner: Any = network
+    try:
+        session_owner.load_onnx(path)
+    except ValueError as error:
+        raise CheckpointError(str(error)) from error
+    except Exception as error:  # onnxruntime's own errors (e.g. InvalidProtobuf)
+        raise CheckpointError(f"{path}: not the {model_name} ONNX graph ({error})") from error

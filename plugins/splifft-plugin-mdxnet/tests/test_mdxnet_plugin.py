@@ -143,7 +143,7 @@ def test_loader_errors(tmp_path: Path) -> None:
         load_checkpoint(network, network.params, [tmp_path / "missing.onnx"])
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a protobuf")
-    with pytest.raises(CheckpointError, match="not an MDX-Net ONNX graph"):
+    with pytest.raises(CheckpointError, match="not the MDX-Net ONNX graph"):
         load_checkpoint(network, network.params, [junk])
     wider = build(MdxNetParams.model_validate({**TINY, "dim_f": 128}))
     with pytest.raises(CheckpointError, match=r"\(batch, 4, 128, 32\)"):
