@@ -93,12 +93,6 @@ def load(
     each download. The inference keywords override the manifest's defaults; `tune_malloc` and
     `fast_kernels` are `Separator.from_spec`'s (`None`: the `SPLIFFT_*` settings).
     """
-    preset = resolve_manifest(model, host).manifest
-    if preset.ensemble is not None:
-        raise ConfigError(
-            f"model {preset.identifier!r} is an ensemble preset: use "
-            f"splifft.load_ensemble({preset.identifier!r})"
-        )
     entry, spec, params = _resolve(model, host)
     manifest = entry.manifest
     if manifest.task != "separation":
@@ -180,6 +174,11 @@ def _resolve(
     """The manifest, its architecture's spec and the validated params."""
     entry: ManifestEntry = resolve_manifest(model, host)
     manifest = entry.manifest
+    if manifest.ensemble is not None:
+        raise ConfigError(
+            f"model {manifest.identifier!r} is an ensemble preset: use "
+            f"splifft.load_ensemble({manifest.identifier!r})"
+        )
     spec = architecture_for(manifest, host)
     try:
         params = spec.parse_params(manifest.params)

@@ -114,7 +114,7 @@ class SeparationModel(nn.Module):
         return out
 
 
-class TestTimeAugmented(nn.Module):
+class TtaChunkModel(nn.Module):
     """MSST's test-time augmentation of a chunk model: `(m(x) + swap(m(swap(x))) − m(−x)) / 3`.
 
     Per chunk, which equals MSST's per track: the chunks, their padding and their windows are the
@@ -122,8 +122,6 @@ class TestTimeAugmented(nn.Module):
     negation) and the overlap-add is linear. A mono model's "swap" is the identity, as
     `mix[::-1]` of one channel is in MSST.
     """
-
-    __test__ = False  # not a pytest class
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

@@ -80,7 +80,8 @@ def check_weights(weights: Weights, count: int) -> np.ndarray:
 # -- the STFT (librosa's defaults: periodic Hann, centred, zero padding) ------------------------
 
 
-def _window() -> np.ndarray:
+def hann_window() -> np.ndarray:
+    """The periodic Hann window of `N_FFT` samples the spectral types use (librosa's)."""
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
 
 
@@ -91,7 +92,7 @@ def stft(wave: np.ndarray) -> np.ndarray:
     count = 1 + (padded.shape[-1] - N_FFT) // HOP
     starts = np.arange(count) * HOP
     frames = padded[..., starts[:, None] + np.arange(N_FFT)]  # (..., count, N_FFT)
-    spec: np.ndarray = np.fft.rfft(frames * _window(), axis=-1)
+    spec: np.ndarray = np.fft.rfft(frames * hann_window(), axis=-1)
     return np.swapaxes(spec, -1, -2)
 
 
@@ -99,13 +100,13 @@ def istft(spec: np.ndarray, length: int | None = None) -> np.ndarray:
     """Overlap-add inverse of `stft`, divided by the summed squared window where it is not ~0;
     `length`: trimmed or zero-padded to it, else whole hops (`HOP × (count − 1)` samples)."""
     count = spec.shape[-1]
-    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=N_FFT, axis=-1) * _window()
+    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=N_FFT, axis=-1) * hann_window()
     total = N_FFT + HOP * (count - 1)
     out = np.zeros((*spec.shape[:-2], total))
     norm = np.zeros(total)
     for t in range(count):
         out[..., t * HOP : t * HOP + N_FFT] += frames[..., t, :]
-        norm[t * HOP : t * HOP + N_FFT] += _window() ** 2
+        norm[t * HOP : t * HOP + N_FFT] += hann_window() ** 2
     nonzero = norm > np.finfo(np.float32).tiny
     out[..., nonzero] /= norm[nonzero]
     start = N_FFT // 2

@@ -35,6 +35,7 @@ from splifft_core.ensemble import (
     check_weights,
     combine_spectra,
     combine_waves,
+    hann_window,
 )
 from splifft_core.errors import ConfigError
 from splifft_core.separator import Separator, separate_audio, separate_to_files
@@ -64,7 +65,7 @@ class SpectralStream:
         """Frames of the whole track."""
         self.end = N_FFT + HOP * (self.count - 1)
         """Padded samples the frames cover."""
-        self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+        self.window = hann_window()
         self.pending: np.ndarray | None = None
         """Padded input samples from `pending_start`, `(members, channels, n)` float64."""
         self.pending_start = 0
@@ -140,6 +141,8 @@ class SpectralStream:
 class _Queue:
     """One member's output at the ensemble's rate: stems × channels queued from `start`."""
 
+    stems: list[str]
+    """The member's names of the requested stems."""
     resampler: Resampler | None
     data: np.ndarray
     done: bool = False
@@ -283,7 +286,7 @@ class EnsembleSeparator:
                 if member.sample_rate != self.sample_rate
                 else None
             )
-            queues.append(_Queue(resampler, np.zeros((len(own), channels, 0), np.float32)))
+            queues.append(_Queue(own, resampler, np.zeros((len(own), channels, 0), np.float32)))
             stack.callback(getattr(streams[-1], "close", lambda: None))
         spectral = {
             s: SpectralStream(self.kind, self.weights, channels, length)
@@ -296,7 +299,7 @@ class EnsembleSeparator:
             lagging = [k for k, q in enumerate(queues) if q.data.shape[-1] == 0]
             if lagging:  # one more block from each member that has nothing queued
                 for k in lagging:
-                    self._pull(k, streams[k], queues[k], requested, length - position)
+                    self._pull(k, streams[k], queues[k], length - position)
                 continue
             n = min(q.data.shape[-1] for q in queues)
             stacked = np.stack([q.data[..., :n] for q in queues])  # (members, stems, ch, n)
@@ -321,15 +324,14 @@ class EnsembleSeparator:
         index: int,
         stream: Iterator[tuple[int, dict[str, Tensor]]],
         queue: _Queue,
-        requested: tuple[str, ...],
         remaining: int,
     ) -> None:
         """The next block of one member, at the ensemble's rate and channel count, queued."""
         member = self.members[index]
-        names = {canonical_stem(s): s for s in member.stems}
+        count = len(queue.stems)
         try:
             _, blocks = next(stream)
-            parts = [blocks[names[s]].numpy() for s in requested]  # (ch_m, n) each
+            parts = [blocks[s].numpy() for s in queue.stems]  # (ch_m, n) each
             array = np.concatenate(parts, 0).T  # (n, stems · ch_m)
             last = False
         except StopIteration:
@@ -338,13 +340,13 @@ class EnsembleSeparator:
                     f"model {member.identifier!r} ended {remaining} samples early"
                 ) from None
             queue.done = True
-            array, last = np.zeros((0, len(requested) * member.channels), np.float32), True
+            array, last = np.zeros((0, count * member.channels), np.float32), True
         if queue.resampler is not None:
             array = queue.resampler(array, last=last)
         elif last:
-            array = np.zeros((0, len(requested) * member.channels), np.float32)
+            array = np.zeros((0, count * member.channels), np.float32)
         n = array.shape[0]
-        shaped = array.T.reshape(len(requested), member.channels, n)
+        shaped = array.T.reshape(count, member.channels, n)
         if member.channels < self.channels:
             shaped = np.repeat(shaped, self.channels // member.channels, axis=1)
         if queue.done:  # a resampled member may end a few samples short or long: fit it

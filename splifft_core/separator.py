@@ -12,7 +12,7 @@ import torch
 from pydantic import BaseModel, ValidationError
 from torch import Tensor
 
-from splifft_core.archetypes import SeparationModel, TestTimeAugmented, make_archetype
+from splifft_core.archetypes import SeparationModel, TtaChunkModel, make_archetype
 from splifft_core.audio import (
     CLIP_MODES,
     ClipMode,
@@ -164,251 +164,6 @@ class StreamingSeparator(Protocol):
         stems: Sequence[str] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Iterable[tuple[int, dict[str, Tensor]]]: ...
-
-
-@dataclass
-class Separator:
-    """Separates audio with one model. Build one with `splifft.load` or `from_spec`."""
-
-    model: SeparationModel
-    """The chunk model: `(batch, channels, chunk_size)` → `(batch, stems, channels, chunk_size)`."""
-    params: BaseModel
-    spec: ArchitectureSpec
-    inference: InferenceConfig
-    device: torch.device
-    stems: tuple[str, ...]
-    """The stems `separate` returns by default (model stems, then derived)."""
-    identifier: str = "custom"
-    info: dict[str, Any] = field(default_factory=dict)
-
-    # -- construction ----------------------------------------------------------------------
-
-    @classmethod
-    def from_spec(
-        cls,
-        spec: ArchitectureSpec,
-        params: BaseModel | Mapping[str, Any],
-        checkpoint: Checkpoint = None,
-        *,
-        inference: InferenceConfig | None = None,
-        device: str | torch.device | None = "cpu",
-        stems: Sequence[str] | None = None,
-        identifier: str = "custom",
-        tune_malloc: bool | None = None,
-        fast_kernels: bool | None = None,
-    ) -> Separator:
-        """Build the network, load weights, and wrap it into the chunk model.
-
-        `stems` restricts the output (model or derived stems); architectures with a stem
-        selection plan then skip the heads that are not needed.
-
-        Two CPU speed-ups, on by default (`None`: `SPLIFFT_MALLOC_TUNING`, `SPLIFFT_ONEDNN`):
-        `tune_malloc` keeps glibc from returning freed chunk buffers to the OS
-        (`splifft_core.allocator`; process-wide, once, cannot be undone), and `fast_kernels`
-        runs the network's linear layers through oneDNN on x86 (`splifft_core.kernels`; this
-        network only); `False` leaves it on `F.linear`.
-        """
-        params = validated_params(spec, params, identifier)
-        if not isinstance(params, ModelParamsLike):
-            raise ConfigError(f"architecture {spec.name!r}: params do not satisfy ModelParamsLike")
-        inference = inference or InferenceConfig()
-        model_stems = tuple(params.output_stem_names)
-        rules = inference.derived_stems
-        requested = tuple(stems) if stems else (*model_stems, *rules)
-        needed = needed_model_stems(requested, model_stems, rules)
-        if not needed and not all(s == "mixture" for s in requested):
-            needed = list(model_stems)
-
-        from splifft_core import allocator, kernels
-        from splifft_core.settings import settings
-
-        env = settings()
-        if env.malloc_tuning if tune_malloc is None else tune_malloc:
-            allocator.keep_freed_memory(True)  # chunks re-allocate the same buffers every time
-        fast = env.onednn if fast_kernels is None else fast_kernels
-        network = spec.build_model(params)
-        _load_weights(spec, network, params, checkpoint, identifier)
-        network.eval()
-        if fast:
-            kernels.use_fast_linear(network)  # oneDNN matmuls on x86 CPUs; F.linear elsewhere
-
-        out_stems: tuple[str, ...] = model_stems
-        indices: list[int] | None = None
-        if set(needed) != set(model_stems):
-            pruned = spec.select_stems(network, params, needed)
-            if pruned is not None:
-                network, out_stems = pruned
-            else:
-                indices = [model_stems.index(s) for s in needed]
-                out_stems = tuple(needed)
-
-        pre, post = make_archetype(spec.archetype, params)
-        dev = resolve_device(device)
-        model = SeparationModel(network, pre, post, out_stems, indices).to(dev)
-        model.eval()
-        if not fast:
-            kernels.use_plain_linear(model)  # also the layers a plugin runs through kernels.linear
-        return cls(
-            model=model,
-            params=params,
-            spec=spec,
-            inference=inference,
-            device=dev,
-            stems=requested,
-            identifier=identifier,
-        )
-
-    # -- facts -------------------------------------------------------------------------------
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.params.sample_rate)  # type: ignore[attr-defined]
-
-    @property
-    def channels(self) -> int:
-        return int(self.params.audio_channels)  # type: ignore[attr-defined]
-
-    @property
-    def chunk_size(self) -> int:
-        return self.inference.chunk_size or int(self.params.chunk_size)  # type: ignore[attr-defined]
-
-    @property
-    def model_stems(self) -> tuple[str, ...]:
-        return self.model.stems
-
-    # -- separation --------------------------------------------------------------------------
-
-    def stream(
-        self,
-        source: AudioSource,
-        *,
-        stems: Sequence[str] | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> Iterable[tuple[int, dict[str, Tensor]]]:
-        """Separate a source at the model's rate; yields `(offset, {stem: (channels, n)})`."""
-        requested = tuple(stems) if stems else self.stems
-        # raises for stems this separator cannot give (unknown, or pruned at load time)
-        needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
-        if source.channels != self.channels:
-            raise AudioError(
-                f"input has {source.channels} channels, the model takes {self.channels}"
-            )
-        norm: Normalization | None = (
-            compute_normalization(source) if self.inference.normalize else None
-        )
-        offsets = shift_offsets(self.inference, self.sample_rate)
-        max_shift = int(self.inference.max_shift * self.sample_rate)
-        model: torch.nn.Module = TestTimeAugmented(self.model) if self.inference.tta else self.model
-
-        def run(
-            src: AudioSource, progress: ProgressCallback | None
-        ) -> Iterator[tuple[int, Tensor]]:
-            return stitch_stream(
-                model,
-                src,
-                self.inference,
-                chunk_size=self.chunk_size,
-                num_stems=len(self.model_stems),
-                device=self.device,
-                normalization=norm,
-                on_progress=progress,
-            )
-
-        if offsets:
-            # demucs: pad by max_shift, start `offset` samples in, drop the lead afterwards.
-            leads = [max_shift - o for o in offsets]
-            blocks = average_streams(
-                [
-                    run(ShiftedSource(source, lead), on_progress if i == 0 else None)
-                    for i, lead in enumerate(leads)
-                ],
-                leads,
-                source.length,
-            )
-        else:
-            blocks = run(source, on_progress)
-        with torch.inference_mode():
-            for offset, block in blocks:
-                if not bool(torch.isfinite(block).all()):  # one reduction per block
-                    raise self._non_finite(block, offset)
-                block = block.cpu()
-                by_name = dict(zip(self.model_stems, block.unbind(0), strict=True))
-                if self.inference.derived_stems:
-                    mixture = source.read(offset, offset + block.shape[-1])
-                    by_name = derive_stems(by_name, mixture, self.inference.derived_stems)
-                yield offset, {s: by_name[s] for s in requested}
-
-    def _non_finite(self, block: Tensor, offset: int) -> ModelOutputError:
-        """The one-line error for a `(stems, channels, n)` block holding NaN or infinities."""
-        bad = ~torch.isfinite(block)
-        first = int(bad.any(dim=0).any(dim=0).nonzero()[0, 0])
-        per_stem = bad.flatten(1).any(1).tolist()
-        names = [n for n, b in zip(self.model_stems, per_stem, strict=True) if b]
-        precision = self.inference.precision
-        hint = (
-            f"{precision} can overflow: try --precision float32"
-            if precision != "float32"
-            else "broken or mismatched weights?"
-        )
-        return ModelOutputError(
-            f"model {self.identifier!r} produced NaN or infinite values at "
-            f"{clock((offset + first) / self.sample_rate)} "
-            f"(stem{'s' * (len(names) > 1)} {', '.join(names)}; {hint})"
-        )
-
-    def separate(
-        self,
-        audio: Tensor | np.ndarray | str | Path,
-        sample_rate: int | None = None,
-        *,
-        stems: Sequence[str] | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Tensor]:
-        """Separate a `(channels, samples)` tensor (or a file) into `{stem: (channels, samples)}`.
-
-        Output has the input's sample rate and length; mono input gives mono stems.
-        """
-        return separate_audio(self, audio, sample_rate, stems=stems, on_progress=on_progress)
-
-    def separate_file(
-        self,
-        path: str | Path,
-        output_dir: str | Path,
-        *,
-        filename: str = DEFAULT_FILENAME,
-        file_format: str = "flac",
-        bit_depth: int | None = None,
-        bitrate: int | str | None = None,
-        stem_codec: Codec = "aac",
-        stems: Sequence[str] | None = None,
-        downmix: bool = False,
-        protected: Iterable[Path] = (),
-        on_progress: ProgressCallback | None = None,
-        clip_mode: ClipMode = "rescale",
-        notify: Notify | None = None,
-        stream: int = 0,
-        on_stem_block: Callable[[str, Tensor], None] | None = None,
-    ) -> list[Path]:
-        """Separate an audio file into stem files, streamed, written atomically (see
-        [separate_to_files][splifft_core.separator.separate_to_files])."""
-        return separate_to_files(
-            self,
-            path,
-            output_dir,
-            filename=filename,
-            file_format=file_format,
-            bit_depth=bit_depth,
-            bitrate=bitrate,
-            stem_codec=stem_codec,
-            stems=stems,
-            downmix=downmix,
-            protected=protected,
-            on_progress=on_progress,
-            clip_mode=clip_mode,
-            notify=notify,
-            stream=stream,
-            on_stem_block=on_stem_block,
-        )
 
 
 def separate_audio(
@@ -600,6 +355,204 @@ def separate_to_files(
     finally:
         for w in writers.values():
             w.abort()  # the stems not yet renamed into place, the stem.mp4 staging files
+
+
+@dataclass
+class Separator:
+    """Separates audio with one model. Build one with `splifft.load` or `from_spec`."""
+
+    model: SeparationModel
+    """The chunk model: `(batch, channels, chunk_size)` → `(batch, stems, channels, chunk_size)`."""
+    params: BaseModel
+    spec: ArchitectureSpec
+    inference: InferenceConfig
+    device: torch.device
+    stems: tuple[str, ...]
+    """The stems `separate` returns by default (model stems, then derived)."""
+    identifier: str = "custom"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # -- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: ArchitectureSpec,
+        params: BaseModel | Mapping[str, Any],
+        checkpoint: Checkpoint = None,
+        *,
+        inference: InferenceConfig | None = None,
+        device: str | torch.device | None = "cpu",
+        stems: Sequence[str] | None = None,
+        identifier: str = "custom",
+        tune_malloc: bool | None = None,
+        fast_kernels: bool | None = None,
+    ) -> Separator:
+        """Build the network, load weights, and wrap it into the chunk model.
+
+        `stems` restricts the output (model or derived stems); architectures with a stem
+        selection plan then skip the heads that are not needed.
+
+        Two CPU speed-ups, on by default (`None`: `SPLIFFT_MALLOC_TUNING`, `SPLIFFT_ONEDNN`):
+        `tune_malloc` keeps glibc from returning freed chunk buffers to the OS
+        (`splifft_core.allocator`; process-wide, once, cannot be undone), and `fast_kernels`
+        runs the network's linear layers through oneDNN on x86 (`splifft_core.kernels`; this
+        network only); `False` leaves it on `F.linear`.
+        """
+        params = validated_params(spec, params, identifier)
+        if not isinstance(params, ModelParamsLike):
+            raise ConfigError(f"architecture {spec.name!r}: params do not satisfy ModelParamsLike")
+        inference = inference or InferenceConfig()
+        model_stems = tuple(params.output_stem_names)
+        rules = inference.derived_stems
+        requested = tuple(stems) if stems else (*model_stems, *rules)
+        needed = needed_model_stems(requested, model_stems, rules)
+        if not needed and not all(s == "mixture" for s in requested):
+            needed = list(model_stems)
+
+        from splifft_core import allocator, kernels
+        from splifft_core.settings import settings
+
+        env = settings()
+        if env.malloc_tuning if tune_malloc is None else tune_malloc:
+            allocator.keep_freed_memory(True)  # chunks re-allocate the same buffers every time
+        fast = env.onednn if fast_kernels is None else fast_kernels
+        network = spec.build_model(params)
+        _load_weights(spec, network, params, checkpoint, identifier)
+        network.eval()
+        if fast:
+            kernels.use_fast_linear(network)  # oneDNN matmuls on x86 CPUs; F.linear elsewhere
+
+        out_stems: tuple[str, ...] = model_stems
+        indices: list[int] | None = None
+        if set(needed) != set(model_stems):
+            pruned = spec.select_stems(network, params, needed)
+            if pruned is not None:
+                network, out_stems = pruned
+            else:
+                indices = [model_stems.index(s) for s in needed]
+                out_stems = tuple(needed)
+
+        pre, post = make_archetype(spec.archetype, params)
+        dev = resolve_device(device)
+        model = SeparationModel(network, pre, post, out_stems, indices).to(dev)
+        model.eval()
+        if not fast:
+            kernels.use_plain_linear(model)  # also the layers a plugin runs through kernels.linear
+        return cls(
+            model=model,
+            params=params,
+            spec=spec,
+            inference=inference,
+            device=dev,
+            stems=requested,
+            identifier=identifier,
+        )
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.params.sample_rate)  # type: ignore[attr-defined]
+
+    @property
+    def channels(self) -> int:
+        return int(self.params.audio_channels)  # type: ignore[attr-defined]
+
+    @property
+    def chunk_size(self) -> int:
+        return self.inference.chunk_size or int(self.params.chunk_size)  # type: ignore[attr-defined]
+
+    @property
+    def model_stems(self) -> tuple[str, ...]:
+        return self.model.stems
+
+    # -- separation --------------------------------------------------------------------------
+
+    separate = separate_audio
+    """Separate a `(channels, samples)` tensor (or a file) into `{stem: (channels, samples)}`
+    ([separate_audio][splifft_core.separator.separate_audio])."""
+    separate_file = separate_to_files
+    """Separate an audio file into stem files, streamed, written atomically
+    ([separate_to_files][splifft_core.separator.separate_to_files])."""
+
+    def stream(
+        self,
+        source: AudioSource,
+        *,
+        stems: Sequence[str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Iterable[tuple[int, dict[str, Tensor]]]:
+        """Separate a source at the model's rate; yields `(offset, {stem: (channels, n)})`."""
+        requested = tuple(stems) if stems else self.stems
+        # raises for stems this separator cannot give (unknown, or pruned at load time)
+        needed_model_stems(requested, self.model_stems, self.inference.derived_stems)
+        if source.channels != self.channels:
+            raise AudioError(
+                f"input has {source.channels} channels, the model takes {self.channels}"
+            )
+        norm: Normalization | None = (
+            compute_normalization(source) if self.inference.normalize else None
+        )
+        offsets = shift_offsets(self.inference, self.sample_rate)
+        max_shift = int(self.inference.max_shift * self.sample_rate)
+        model: torch.nn.Module = TtaChunkModel(self.model) if self.inference.tta else self.model
+
+        def run(
+            src: AudioSource, progress: ProgressCallback | None
+        ) -> Iterator[tuple[int, Tensor]]:
+            return stitch_stream(
+                model,
+                src,
+                self.inference,
+                chunk_size=self.chunk_size,
+                num_stems=len(self.model_stems),
+                device=self.device,
+                normalization=norm,
+                on_progress=progress,
+            )
+
+        if offsets:
+            # demucs: pad by max_shift, start `offset` samples in, drop the lead afterwards.
+            leads = [max_shift - o for o in offsets]
+            blocks = average_streams(
+                [
+                    run(ShiftedSource(source, lead), on_progress if i == 0 else None)
+                    for i, lead in enumerate(leads)
+                ],
+                leads,
+                source.length,
+            )
+        else:
+            blocks = run(source, on_progress)
+        with torch.inference_mode():
+            for offset, block in blocks:
+                if not bool(torch.isfinite(block).all()):  # one reduction per block
+                    raise self._non_finite(block, offset)
+                block = block.cpu()
+                by_name = dict(zip(self.model_stems, block.unbind(0), strict=True))
+                if self.inference.derived_stems:
+                    mixture = source.read(offset, offset + block.shape[-1])
+                    by_name = derive_stems(by_name, mixture, self.inference.derived_stems)
+                yield offset, {s: by_name[s] for s in requested}
+
+    def _non_finite(self, block: Tensor, offset: int) -> ModelOutputError:
+        """The one-line error for a `(stems, channels, n)` block holding NaN or infinities."""
+        bad = ~torch.isfinite(block)
+        first = int(bad.any(dim=0).any(dim=0).nonzero()[0, 0])
+        per_stem = bad.flatten(1).any(1).tolist()
+        names = [n for n, b in zip(self.model_stems, per_stem, strict=True) if b]
+        precision = self.inference.precision
+        hint = (
+            f"{precision} can overflow: try --precision float32"
+            if precision != "float32"
+            else "broken or mismatched weights?"
+        )
+        return ModelOutputError(
+            f"model {self.identifier!r} produced NaN or infinite values at "
+            f"{clock((offset + first) / self.sample_rate)} "
+            f"(stem{'s' * (len(names) > 1)} {', '.join(names)}; {hint})"
+        )
 
 
 def _full_scale(name: str, writers: list[StemWriter], mode: ClipMode, notify: Notify) -> float:

@@ -75,3 +75,41 @@ def istft(
     *lead, freqs, frames = spec.shape
     audio = torch.istft(spec.reshape(-1, freqs, frames), **_settings(params, window), length=length)
     return audio.view(*lead, audio.shape[-1])
+
+
+def stft_channels(
+    audio: Tensor, params: StftParams, window: Tensor | None = None, bins: int | None = None
+) -> Tensor:
+    """`(batch, channels, samples)` → `(batch, 2·channels, bins, frames)`: every channel's real
+    and imaginary parts as two image channels (MDX-Net's and MSST's TFC-TDF layout: left re,
+    left im, right re, …); `bins`: only the lowest ones (default: all)."""
+    batch, channels, _ = audio.shape
+    spec = torch.view_as_real(stft(audio, params, window))  # (b, c, f, t, 2)
+    spec = spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, *spec.shape[-3:-1])
+    return spec if bins is None else spec[:, :, :bins]
+
+
+def istft_channels(
+    spec: Tensor, params: StftParams, length: int | None = None, window: Tensor | None = None
+) -> Tensor:
+    """Inverse of [stft_channels][splifft_core.stft.stft_channels]: `(..., 2·channels, bins,
+    frames)` → `(..., channels, samples)`; the bins above `bins` are zero."""
+    *lead, stacked, freqs, frames = spec.shape
+    full = params.n_fft // 2 + 1
+    spec = torch.nn.functional.pad(spec, (0, 0, 0, full - freqs))
+    spec = spec.reshape(-1, 2, full, frames).permute(0, 2, 3, 1)
+    audio = istft(torch.view_as_complex(spec.contiguous()), params, length, window)
+    return audio.reshape(*lead, stacked // 2, audio.shape[-1])
+
+
+def to_subbands(spec: Tensor, count: int) -> Tensor:
+    """`(batch, channels, freqs, frames)` → `(batch, channels·count, freqs / count, frames)`:
+    the frequency axis cut into `count` bands stacked as channels (MSST's TFC-TDF `cac2cws`)."""
+    batch, channels, freqs, frames = spec.shape
+    return spec.reshape(batch, channels * count, freqs // count, frames)
+
+
+def from_subbands(spec: Tensor, count: int) -> Tensor:
+    """Inverse of [to_subbands][splifft_core.stft.to_subbands] (MSST's `cws2cac`)."""
+    batch, channels, freqs, frames = spec.shape
+    return spec.reshape(batch, channels // count, freqs * count, frames)

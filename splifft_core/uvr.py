@@ -1,7 +1,7 @@
 """`splifft import-uvr`: an Ultimate Vocal Remover model file → a user-local manifest.
 
-UVR keys its model-data tables (MDX-Net `compensate`, `mdx_dim_f_set`, …; VR `vr_model_param`,
-`nout`, …) by an md5 of the file's tail (`uvr_model_hash`). The plugin that imports the file's
+UVR keys its model-data tables (each family's parameters) by an md5 of the file's tail
+(`uvr_model_hash`). The plugin that imports the file's
 suffix (`ArchitectureSpec.uvr_suffixes`) turns the entry, the user's (`--model-data`) or its own
 copy of UVR's tables, into params; the file is then checked and the manifest written exactly as
 `import-msst` does (`splifft_core.msst.write_imported`).
@@ -59,8 +59,7 @@ def _importers(suffix: str, host: PluginHost) -> list[ArchitectureSpec]:
         known = sorted({x for s in specs for x in s.uvr_suffixes})
         raise UvrModelDataError(
             f"no installed plugin imports UVR {suffix or 'suffix-less'} model files "
-            f"(installed: {', '.join(known) or 'none'}; splifft-plugin-mdxnet imports .onnx, "
-            "splifft-plugin-vr .pth)"
+            f"(the installed ones import: {', '.join(known) or 'none'})"
         )
     return sorted(chosen, key=lambda s: s.name)
 
@@ -99,8 +98,8 @@ def import_uvr(
     force: bool = False,
     host: PluginHost | None = None,
 ) -> ImportResult:
-    """Write `{data_dir}/manifests/{identifier}.json` for a UVR `.onnx` (MDX-Net) or `.pth`
-    (VR) model file: parameters from `model_data` (UVR's JSON layout) or, without it, from the
+    """Write `{data_dir}/manifests/{identifier}.json` for a UVR model file (its suffix picks the
+    plugin): parameters from `model_data` (UVR's JSON layout) or, without it, from the
     plugin's copy of UVR's model-data tables keyed by `uvr_model_hash`."""
     host = host or get_host()
     model_file = model_file.expanduser().resolve()

@@ -359,10 +359,10 @@ def test_tta_and_shifts_reach_the_engine(
 
 
 def test_tta_averages_swapped_and_inverted_passes() -> None:
-    """`TestTimeAugmented` of a nonlinear, channel-asymmetric model: MSST's formula by hand."""
+    """`TtaChunkModel` of a nonlinear, channel-asymmetric model: MSST's formula by hand."""
     import torch
 
-    from splifft_core.archetypes import TestTimeAugmented
+    from splifft_core.archetypes import TtaChunkModel
 
     class Skewed(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, c, t) → (b, 1, c, t)
@@ -372,9 +372,9 @@ def test_tta_averages_swapped_and_inverted_passes() -> None:
     x = torch.randn(3, 2, 64)
     model = Skewed()
     expected = (model(x) + model(x.flip(1)).flip(2) - model(-x)) / 3
-    torch.testing.assert_close(TestTimeAugmented(model)(x), expected)
+    torch.testing.assert_close(TtaChunkModel(model)(x), expected)
     # by hand, left output channel: the plain pass gives l² + r/2; the swapped pass, swapped
     # back, gives its right channel, tanh(l) - r; the inverted pass gives -(l² - r/2)
     left, right = x[:, 0], x[:, 1]
     by_hand = (left**2 + 0.5 * right) + (torch.tanh(left) - right) - (left**2 - 0.5 * right)
-    torch.testing.assert_close(TestTimeAugmented(model)(x)[:, 0, 0], by_hand / 3)
+    torch.testing.assert_close(TtaChunkModel(model)(x)[:, 0, 0], by_hand / 3)

@@ -427,22 +427,7 @@ def separate_all(
     try:
         check_writable(args.output)
         with render.downloads(args.quiet) as on_download:
-            separator = api.load(
-                model,
-                device=str(device),
-                stems=stems,
-                chunk_size=args.chunk_size,
-                overlap_ratio=args.overlap,
-                batch_size=args.batch_size,
-                window_shape=args.window,
-                precision=args.precision,
-                tta=args.tta,
-                shifts=args.shifts,
-                notify=render.note,
-                on_download=on_download,
-                tune_malloc=args.tune_malloc,
-                fast_kernels=args.fast_kernels,
-            )
+            separator = api.load(model, stems=stems, **load_options(args, str(device), on_download))
             analyzers = [
                 (api.load_analyzer(m, device=str(device), notify=render.note,
                                    on_download=on_download), stem)
@@ -460,19 +445,9 @@ def separate_all(
                     written = separator.separate_file(
                         path,
                         args.output / sub,
-                        filename=args.filename,
-                        file_format=file_format,
-                        bit_depth=bit_depth,
-                        bitrate=args.bitrate,
-                        stem_codec=args.stem_codec,
-                        stems=stems,
-                        downmix=args.downmix,
-                        protected=protected,
                         on_progress=on_progress,
-                        clip_mode=args.clip_mode,
-                        notify=render.warn,
-                        stream=args.stream,
                         on_stem_block=tee if analyzers else None,
+                        **file_options(args, file_format, bit_depth, stems, protected),
                     )
                 for analyzer, stem in analyzers:
                     written += analyze_stem(
@@ -532,18 +507,7 @@ def ensemble_all(
             args.ensemble,
             weights,
             stems=stems,
-            device=str(device),
-            chunk_size=args.chunk_size,
-            overlap_ratio=args.overlap,
-            batch_size=args.batch_size,
-            window_shape=args.window,
-            precision=args.precision,
-            tta=args.tta,
-            shifts=args.shifts,
-            notify=render.note,
-            on_download=on_download,
-            tune_malloc=args.tune_malloc,
-            fast_kernels=args.fast_kernels,
+            **load_options(args, str(device), on_download),
         )
     requested = list(stems) if stems else list(separator.stems)
     template, names, ext = output_naming(file_format, args.filename, requested)
@@ -562,18 +526,8 @@ def ensemble_all(
                 written = separator.separate_file(
                     path,
                     args.output / sub,
-                    filename=args.filename,
-                    file_format=file_format,
-                    bit_depth=bit_depth,
-                    bitrate=args.bitrate,
-                    stem_codec=args.stem_codec,
-                    stems=stems,
-                    downmix=args.downmix,
-                    protected=protected,
                     on_progress=on_progress,
-                    clip_mode=args.clip_mode,
-                    notify=render.warn,
-                    stream=args.stream,
+                    **file_options(args, file_format, bit_depth, stems, protected),
                 )
         except SplifftError as exc:
             failures += track_failed(exc, inputs)
@@ -581,6 +535,47 @@ def ensemble_all(
         for out in written:
             print(out)
     return failures
+
+
+def load_options(args: argparse.Namespace, device: str, on_download: Any) -> dict[str, Any]:
+    """`api.load`'s keywords from the run options (one model, or each ensemble member)."""
+    return {
+        "device": device,
+        "chunk_size": args.chunk_size,
+        "overlap_ratio": args.overlap,
+        "batch_size": args.batch_size,
+        "window_shape": args.window,
+        "precision": args.precision,
+        "tta": args.tta,
+        "shifts": args.shifts,
+        "notify": render.note,
+        "on_download": on_download,
+        "tune_malloc": args.tune_malloc,
+        "fast_kernels": args.fast_kernels,
+    }
+
+
+def file_options(
+    args: argparse.Namespace,
+    file_format: str,
+    bit_depth: int | None,
+    stems: list[str] | None,
+    protected: list[Path],
+) -> dict[str, Any]:
+    """`separate_file`'s output keywords from the run options."""
+    return {
+        "filename": args.filename,
+        "file_format": file_format,
+        "bit_depth": bit_depth,
+        "bitrate": args.bitrate,
+        "stem_codec": args.stem_codec,
+        "stems": stems,
+        "downmix": args.downmix,
+        "protected": protected,
+        "clip_mode": args.clip_mode,
+        "notify": render.warn,
+        "stream": args.stream,
+    }
 
 
 def parse_weights(text: str | None) -> list[float] | None:

@@ -204,34 +204,6 @@ class Mdx23c(nn.Module):
         self.stft_params = params.stft
         self.register_buffer("window", core_stft.make_window(self.stft_params), persistent=False)
 
-    def stft(self, audio: Tensor) -> Tensor:
-        """`(b, c, t)` → `(b, c*2, dim_f, frames)`, real and imaginary parts as channels."""
-        batch, channels, _ = audio.shape
-        spec = torch.view_as_real(core_stft.stft(audio, self.stft_params, self.window))
-        spec = spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, *spec.shape[-3:-1])
-        return spec[:, :, : self.params.dim_f]
-
-    def istft(self, spec: Tensor, samples: int) -> Tensor:
-        """`(b, s, c*2, dim_f, frames)` → `(b, s, c, samples)`; bins above `dim_f` are zero."""
-        batch, stems, channels2, freq, frames = spec.shape
-        bins = self.params.n_fft // 2 + 1
-        spec = nn.functional.pad(spec, (0, 0, 0, bins - freq))
-        spec = spec.reshape(-1, 2, bins, frames).permute(0, 2, 3, 1)
-        audio = core_stft.istft(
-            torch.view_as_complex(spec.contiguous()), self.stft_params, samples, self.window
-        )
-        return audio.reshape(batch, stems, channels2 // 2, samples)
-
-    def to_subbands(self, x: Tensor) -> Tensor:
-        batch, channels, freq, frames = x.shape
-        k = self.params.num_subbands
-        return x.reshape(batch, channels * k, freq // k, frames)
-
-    def from_subbands(self, x: Tensor) -> Tensor:
-        batch, channels, freq, frames = x.shape
-        k = self.params.num_subbands
-        return x.reshape(batch, channels // k, freq * k, frames)
-
     def padded_length(self, samples: int) -> int:
         """The shortest length ≥ `samples` whose STFT frames the U-Net can halve `num_scales` times.
 
@@ -249,7 +221,10 @@ class Mdx23c(nn.Module):
         padded = self.padded_length(samples)
         if padded != samples:
             return self.forward(nn.functional.pad(audio, (0, padded - samples)))[..., :samples]
-        mix = self.to_subbands(self.stft(audio))
+        mix = core_stft.to_subbands(
+            core_stft.stft_channels(audio, self.stft_params, self.window, self.params.dim_f),
+            self.params.num_subbands,
+        )
         first = self.first_conv(mix)
         # The TDF linear layers act on the last axis: frequency.
         x = first.transpose(-1, -2)
@@ -270,10 +245,12 @@ class Mdx23c(nn.Module):
 
         # Gating by the first conv's output reduces artifacts (MSST's comment).
         x = x.transpose(-1, -2) * first
-        x = self.from_subbands(self.final_conv(torch.cat([mix, x], 1)))
+        x = core_stft.from_subbands(
+            self.final_conv(torch.cat([mix, x], 1)), self.params.num_subbands
+        )
         batch, _, freq, frames = x.shape
         spec = x.reshape(batch, -1, self.spec_channels // self.params.num_subbands, freq, frames)
-        return self.istft(spec, samples)
+        return core_stft.istft_channels(spec, self.stft_params, samples, self.window)
 
 
 def build(params: Mdx23cParams) -> Mdx23c:

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from splifft_core import stft as core_stft
+from splifft_core.models import StftParams
 from splifft_plugin_mdxnet.params import MdxNetParams
 
 if TYPE_CHECKING:
@@ -46,10 +48,10 @@ class MdxNetOnnx(nn.Module):
         self.params = params
         self.session: Any = None
         """The `onnxruntime.InferenceSession`, set by `load_onnx`."""
+        self.stft_params = StftParams(n_fft=params.n_fft, hop_length=params.hop_length)
+        """UVR's: a periodic Hann window of `n_fft`, centred frames."""
         self.window: Tensor
-        self.register_buffer(
-            "window", torch.hann_window(params.n_fft, periodic=True), persistent=False
-        )
+        self.register_buffer("window", core_stft.make_window(self.stft_params), persistent=False)
 
     def load_onnx(
         self, path: Path, *, device: torch.device | None = None, threads: int | None = None
@@ -78,28 +80,14 @@ class MdxNetOnnx(nn.Module):
     def spectrum(self, audio: Tensor) -> Tensor:
         """`(batch, 2, chunk_size)` → `(batch, 4, dim_f, dim_t)`, its lowest bins zeroed."""
         p = self.params
-        batch, channels, samples = audio.shape
-        spec = torch.stft(
-            audio.reshape(-1, samples).float(), n_fft=p.n_fft, hop_length=p.hop_length,
-            window=self.window, center=True, return_complex=True,
-        )  # fmt: skip
-        spec = torch.view_as_real(spec).permute(0, 3, 1, 2)  # (b·c, 2, f, t)
-        spec = spec.reshape(batch, channels * 2, -1, spec.shape[-1])[:, :, : p.dim_f].clone()
+        spec = core_stft.stft_channels(audio.float(), self.stft_params, self.window, p.dim_f)
+        spec = spec.clone()
         spec[:, :, : p.zeroed_bins] = 0
         return spec
 
     def waveform(self, spec: Tensor) -> Tensor:
         """`(batch, 4, dim_f, dim_t)` → `(batch, 2, chunk_size)`, the missing bins zero."""
-        p = self.params
-        batch, _, bins, frames = spec.shape
-        full = spec.new_zeros(batch, 4, p.n_fft // 2 + 1, frames)
-        full[:, :, :bins] = spec
-        full = full.reshape(batch * 2, 2, -1, frames).permute(0, 2, 3, 1).contiguous()
-        audio = torch.istft(
-            torch.view_as_complex(full), n_fft=p.n_fft, hop_length=p.hop_length,
-            window=self.window, center=True,
-        )  # fmt: skip
-        return audio.reshape(batch, 2, -1)
+        return core_stft.istft_channels(spec, self.stft_params, None, self.window)
 
     def run(self, spec: Tensor) -> Tensor:
         """The graph on one batch of spectra (numpy at the boundary)."""

@@ -77,34 +77,6 @@ class SegmModels(nn.Module):
         # The encoder halves time and frequency down to this stride; shapes must divide by it.
         self.output_stride = int(getattr(encoder, "output_stride", 1))
 
-    def stft(self, audio: Tensor) -> Tensor:
-        """`(b, c, t)` → `(b, c*2, dim_f, frames)`, real and imaginary parts as channels."""
-        batch, channels, _ = audio.shape
-        spec = torch.view_as_real(core_stft.stft(audio, self.stft_params, self.window))
-        spec = spec.permute(0, 1, 4, 2, 3).reshape(batch, channels * 2, *spec.shape[-3:-1])
-        return spec[:, :, : self.params.dim_f]
-
-    def istft(self, spec: Tensor, samples: int) -> Tensor:
-        """`(b, s, c*2, dim_f, frames)` → `(b, s, c, samples)`; bins above `dim_f` are zero."""
-        batch, stems, channels2, freq, frames = spec.shape
-        bins = self.params.n_fft // 2 + 1
-        spec = nn.functional.pad(spec, (0, 0, 0, bins - freq))
-        spec = spec.reshape(-1, 2, bins, frames).permute(0, 2, 3, 1)
-        audio = core_stft.istft(
-            torch.view_as_complex(spec.contiguous()), self.stft_params, samples, self.window
-        )
-        return audio.reshape(batch, stems, channels2 // 2, samples)
-
-    def to_subbands(self, x: Tensor) -> Tensor:
-        batch, channels, freq, frames = x.shape
-        k = self.params.num_subbands
-        return x.reshape(batch, channels * k, freq // k, frames)
-
-    def from_subbands(self, x: Tensor) -> Tensor:
-        batch, channels, freq, frames = x.shape
-        k = self.params.num_subbands
-        return x.reshape(batch, channels // k, freq * k, frames)
-
     def padded_length(self, samples: int) -> int:
         """The shortest length ≥ `samples` whose STFT frames divide by the encoder's stride.
 
@@ -121,15 +93,20 @@ class SegmModels(nn.Module):
         padded = self.padded_length(samples)
         if padded != samples:
             return self.forward(nn.functional.pad(audio, (0, padded - samples)))[..., :samples]
-        mix = self.to_subbands(self.stft(audio))
+        mix = core_stft.to_subbands(
+            core_stft.stft_channels(audio, self.stft_params, self.window, self.params.dim_f),
+            self.params.num_subbands,
+        )
         first = self.first_conv(mix)
         # The segmentation network sees (time, frequency) images, as in MSST.
         x = self.unet_model(first.transpose(-1, -2)).transpose(-1, -2)
         # Gating by the first conv's output reduces artifacts (MSST's comment).
-        x = self.from_subbands(self.final_conv(torch.cat([mix, x * first], 1)))
+        x = core_stft.from_subbands(
+            self.final_conv(torch.cat([mix, x * first], 1)), self.params.num_subbands
+        )
         batch, _, freq, frames = x.shape
         spec = x.reshape(batch, -1, self.spec_channels // self.params.num_subbands, freq, frames)
-        return self.istft(spec, samples)
+        return core_stft.istft_channels(spec, self.stft_params, samples, self.window)
 
 
 def build(params: SegmModelsParams) -> SegmModels:
