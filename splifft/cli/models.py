@@ -160,17 +160,22 @@ def _plugin_of(entry: ManifestEntry, ctx: Context) -> str | None:
     return entry.manifest.plugin or ctx.distributions.get(entry.manifest.architecture)
 
 
-def _installed(manifest: Any, ctx: Context) -> bool:
-    """Its architecture's plugin is installed; for an ensemble preset, every member's."""
+def _members(manifest: Any, ctx: Context) -> list[ManifestEntry]:
+    """An ensemble preset's member entries (none when one is not in the catalogue)."""
     from splifft_core.errors import SplifftError
 
+    try:
+        return [ctx.registry.get(m.model) for m in manifest.ensemble.members]
+    except SplifftError:
+        return []
+
+
+def _installed(manifest: Any, ctx: Context) -> bool:
+    """Its architecture's plugin is installed; for an ensemble preset, every member's."""
     if manifest.ensemble is None:
         return bool(manifest.architecture in ctx.architectures)
-    try:
-        members = [ctx.registry.get(m.model).manifest for m in manifest.ensemble.members]
-    except SplifftError:
-        return False
-    return all(m.architecture in ctx.architectures for m in members)
+    members = _members(manifest, ctx)
+    return bool(members) and all(m.manifest.architecture in ctx.architectures for m in members)
 
 
 def _ensemble_text(manifest: Any) -> str | None:
@@ -197,6 +202,12 @@ def model_row(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
 
     manifest = entry.manifest
     states = resource_states(manifest, entry.base_dir)
+    if manifest.ensemble is not None:  # a preset's weights are its members'
+        states = [
+            state
+            for m in _members(manifest, ctx)
+            for state in resource_states(m.manifest, m.base_dir)
+        ]
     sizes = [s.size for s in states]
     return {
         "identifier": manifest.identifier,
