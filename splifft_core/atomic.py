@@ -10,11 +10,18 @@ leaves the destination as it was and no temporary file behind.
 - [create_temp][splifft_core.atomic.create_temp], [commit][splifft_core.atomic.commit] and
   [discard][splifft_core.atomic.discard]: the pieces, for writers whose commit comes later (the
   stem writers of one separation are committed together once every stem is done);
+- [temporary_file][splifft_core.atomic.temporary_file]: a uniquely named scratch file that is
+  removed at the latest when the process exits;
 - [cannot_write][splifft_core.atomic.cannot_write]: the one-line message for a write that failed
   (`PATH: cannot write WHAT (Read-only file system)`), naming a file that is in the way of a folder;
 - [read_regular_text][splifft_core.atomic.read_regular_text]: the reading side, for the files
   splifft reads from its own folders: regular files only, so a FIFO or device named like a
   manifest is refused instead of blocking the command forever.
+
+Every temporary file is registered before it exists and forgotten once it is committed or
+discarded; whatever is still registered when the interpreter exits (an interrupt that landed
+between creating a file and handing it to its owner's cleanup) is removed then. Only the process
+that created a file removes it: a forked worker inherits the register but not the files.
 
 The committed file gets the permissions a plain `open()` would give it: the existing
 destination's mode, else `0o666` less the umask (`mkstemp` alone makes `0o600` files).
@@ -22,9 +29,11 @@ destination's mode, else `0o666` less the umask (`mkstemp` alone makes `0o600` f
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +43,39 @@ from typing import IO, Any
 TEMP_SUFFIX = ".part"
 
 
+_live: dict[Path, int] = {}
+"""Temporary files not yet committed or discarded, with the id of the process that made them."""
+
+
+@atexit.register
+def _remove_leftovers() -> None:
+    pid = os.getpid()
+    for path, owner in list(_live.items()):
+        if owner == pid:
+            discard(path)
+
+
+def _new_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """Create an empty file `{prefix}XXXXXXXX{suffix}` in `folder`, registered first: an
+    interrupt at any point leaves nothing behind that exit does not remove."""
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        _live[path] = os.getpid()
+        try:
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600
+            )
+        except FileExistsError:
+            _live.pop(path, None)
+            continue
+        except BaseException:
+            _live.pop(path, None)
+            raise
+        os.close(fd)
+        return path
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
+
+
 def create_temp(destination: Path, suffix: str = TEMP_SUFFIX) -> Path:
     """An empty, new file `.{name}.XXXX.part` beside `destination` (its folder is created).
 
@@ -41,9 +83,13 @@ def create_temp(destination: Path, suffix: str = TEMP_SUFFIX) -> Path:
     """
     folder = destination.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=suffix)
-    os.close(fd)
-    return Path(name)
+    return _new_file(folder, f".{destination.name}.", suffix)
+
+
+def temporary_file(prefix: str, suffix: str, folder: Path | None = None) -> Path:
+    """An empty, new scratch file in `folder` (default: the temporary folder, `TMPDIR`); remove
+    it with `discard`, or exit removes it."""
+    return _new_file(Path(folder or tempfile.gettempdir()), prefix, suffix)
 
 
 def _plain_mode(destination: Path) -> int:
@@ -59,6 +105,7 @@ def commit(temp: Path, destination: Path) -> Path:
     """Give `temp` plain-file permissions and rename it over `destination`; returns it."""
     os.chmod(temp, _plain_mode(destination))
     os.replace(temp, destination)
+    _live.pop(temp, None)
     return destination
 
 
@@ -66,6 +113,7 @@ def discard(temp: Path) -> None:
     """Remove a temporary file; never raises (it runs on error paths)."""
     with contextlib.suppress(OSError):
         temp.unlink(missing_ok=True)
+        _live.pop(temp, None)
 
 
 @contextlib.contextmanager

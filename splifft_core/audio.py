@@ -13,7 +13,6 @@ import errno
 import os
 import shutil
 import struct
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -417,9 +416,7 @@ class FileSource:
     ) -> tuple[int, int]:
         """Resample (or, for a media file at the model's rate, decode) into `self._temp`; the
         frames read and the frames written."""
-        fd, name = tempfile.mkstemp(suffix=".wav", prefix="splifft-resampled-", dir=temp_dir)
-        os.close(fd)
-        self._temp = temp = Path(name)
+        self._temp = temp = atomic.temporary_file("splifft-resampled-", ".wav", temp_dir)
         same = self.info.sample_rate == model_rate
         resampler: Any = (
             (lambda block, last=False: block)
@@ -469,7 +466,7 @@ class FileSource:
                 with contextlib.suppress(Exception):
                     out.close()
         except BaseException:
-            temp.unlink(missing_ok=True)
+            atomic.discard(temp)
             self._temp = None
             raise
         return frames, written
@@ -495,7 +492,7 @@ class FileSource:
         if file is not None:
             file.close()
         if self._temp is not None:
-            self._temp.unlink(missing_ok=True)
+            atomic.discard(self._temp)
             self._temp = None
 
     def __enter__(self) -> FileSource:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -103,6 +104,40 @@ def test_the_pieces_commit_and_discard(tmp_path: Path) -> None:
     atomic.discard(other)
     atomic.discard(other)  # twice: still no error
     assert leftovers(tmp_path) == [] and target.read_text() == "{}"
+
+
+ABANDON = """
+import os, sys
+from pathlib import Path
+from splifft_core import atomic
+folder = Path(sys.argv[1])
+kept = atomic.create_temp(folder / "kept.flac")
+atomic.commit(kept, folder / "kept.flac")
+atomic.create_temp(folder / "lost.flac")  # an interrupt before its owner could clean it up
+atomic.temporary_file("splifft-resampled-", ".wav", folder)
+if sys.argv[2] == "fork":
+    pid = os.fork()
+    if pid == 0:
+        sys.exit(0)  # the child exits through atexit too
+    os.waitpid(pid, 0)
+    print(sorted(p.name for p in folder.iterdir()))
+"""
+
+
+@pytest.mark.parametrize("fork", ["plain", "fork"])
+def test_exit_removes_the_temporary_files_nobody_cleaned_up(tmp_path: Path, fork: str) -> None:
+    if fork == "fork" and not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    done = subprocess.run(
+        [sys.executable, "-c", ABANDON, str(tmp_path), fork],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if fork == "fork":  # the forked child inherited the register, not the files: all still there
+        names = done.stdout.strip()
+        assert "'kept.flac'" in names and ".lost.flac." in names and "splifft-resampled-" in names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.flac"]
 
 
 def test_stem_writer_commits_with_plain_permissions_and_aborts_cleanly(tmp_path: Path) -> None:
