@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import importlib
 import io
 import os
@@ -255,6 +256,35 @@ def check_manifests(
             )
     assert size_slack is None or sized, f"{spec.name}: no manifest publishes its weights' size"
     return identifiers
+
+
+# -- whole-engine goldens ------------------------------------------------------------------------
+
+
+class _Float64ChunkModel(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = copy.deepcopy(model).double()
+
+    def forward(self, chunk: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.inner(chunk.double())
+        return out.to(chunk.dtype)
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        stems: tuple[str, ...] = self.inner.stems
+        return stems
+
+
+def with_float64_network(separator: Separator) -> Separator:
+    """`separator` with its chunk model computing in float64 behind the same float32 interface.
+
+    For goldens of a whole engine run (a reference's chunking loop around the same network run
+    in float64): chunking, windows and accumulation stay as they are, and the network's float32
+    rounding, which with random weights reaches 1e-3 of the peak and differs between CPUs,
+    drops out of the comparison.
+    """
+    return dataclasses.replace(separator, model=_Float64ChunkModel(separator.model))
 
 
 # -- stem selection -----------------------------------------------------------------------------

@@ -95,7 +95,9 @@ def ffprobe(path: Path) -> dict[str, Any]:
         return {"streams": streams, "duration": float(data["format"]["duration"]), "tags": tags}
     with av.open(str(path), options={"export_all": "1"}) as c:
         streams = [
-            {"codec": s.codec_context.name, "rate": s.sample_rate, "channels": s.channels,
+            # the codec's name, as ffprobe's codec_name, not the decoder's (`mp3float`)
+            {"codec": s.codec_context.codec.canonical_name, "rate": s.sample_rate,
+             "channels": s.channels,
              "bit_rate": s.bit_rate or 0}
             for s in c.streams.audio
         ]  # fmt: skip

@@ -12,6 +12,7 @@ from splifft_plugin_roformer import BS_ROFORMER
 
 from splifft_core.config import InferenceConfig
 from splifft_core.separator import Separator
+from splifft_core.testing import with_float64_network
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -52,13 +53,15 @@ def _separator(golden: dict[str, object], weights: dict[str, object], tta: bool)
         chunk_layout="msst",
         tta=tta,
     )
-    return Separator.from_spec(
+    separator = Separator.from_spec(
         BS_ROFORMER,
         weights["params"],  # type: ignore[arg-type]
         weights["state_dict"],  # type: ignore[arg-type]
         inference=inference,
         device="cpu",
     )
+    assert golden["network_dtype"] == "float64"  # the reference ran the network in float64
+    return with_float64_network(separator)
 
 
 def test_tta_matches_msst_apply_tta() -> None:
