@@ -261,30 +261,18 @@ def check_manifests(
 # -- whole-engine goldens ------------------------------------------------------------------------
 
 
-class _Float64ChunkModel(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = copy.deepcopy(model).double()
-
-    def forward(self, chunk: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.inner(chunk.double())
-        return out.to(chunk.dtype)
-
-    @property
-    def stems(self) -> tuple[str, ...]:
-        stems: tuple[str, ...] = self.inner.stems
-        return stems
-
-
 def with_float64_network(separator: Separator) -> Separator:
-    """`separator` with its chunk model computing in float64 behind the same float32 interface.
+    """`separator` with its chunk model computing in float64 behind a float32 interface.
 
     For goldens of a whole engine run (a reference's chunking loop around the same network run
     in float64): chunking, windows and accumulation stay as they are, and the network's float32
     rounding, which with random weights reaches 1e-3 of the peak and differs between CPUs,
     drops out of the comparison.
     """
-    return dataclasses.replace(separator, model=_Float64ChunkModel(separator.model))
+    model = copy.deepcopy(separator.model).double()
+    model.register_forward_pre_hook(lambda _, args: (args[0].double(), *args[1:]))
+    model.register_forward_hook(lambda _, args, out: out.float())
+    return dataclasses.replace(separator, model=model)
 
 
 # -- stem selection -----------------------------------------------------------------------------
