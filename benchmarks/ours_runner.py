@@ -92,6 +92,10 @@ def spec_and_params(case: Case) -> tuple[ArchitectureSpec, dict[str, Any]]:
     params: dict[str, Any] = getattr(msst, importer)(msst_config(case))["params"]
     if case.family == "bs_roformer_hyperace":  # MSST's BS-RoFormer keys plus the heads'
         params.update({k: case.model[k] for k in HYPERACE_KEYS if k in case.model})
+        # the peer's chunk model (0.0.9's STFT → masks → ISTFT) keeps the DC bin that MSST's
+        # roformers, and so ours by default, zero: left in, both compute the same output (within
+        # float32 noise, 4e-4 of the peak; 5e-3 with it zeroed on one side only)
+        params["zero_dc"] = False
     return spec, params
 
 
