@@ -13,7 +13,6 @@ the chunk model, peak RSS. With `out_dir` the track streams from its WAV to WAV 
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.uvr_vs_audio_separator import best_call
 from splifft_core.config import InferenceConfig
 from splifft_core.separator import Separator
 
@@ -88,16 +88,7 @@ def main() -> None:
         mix, rate = sf.read(job["audio_file"], dtype="float32", always_2d=True)
         return separator.separate(torch.from_numpy(mix.T.copy()), rate)
 
-    best: dict[str, Any] = {}
-    for _ in range(int(job.get("calls", 1))):
-        clock.seconds, clock.calls = 0.0, 0
-        cpu, wall = time.process_time(), time.perf_counter()
-        separate()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if not best or wall < best["wall"]:
-            best = {"wall": wall, "cpu": cpu, "forward": clock.seconds, "calls": clock.calls}
-    best["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(best))
+    print(json.dumps(best_call(separate, clock, int(job.get("calls", 1)))))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import resource
 import sys
 import time
 import types
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from uvr_vs_audio_separator import best_call
 
 RATE = 44100
 
@@ -128,10 +128,20 @@ def init_vr(case: dict, path: Path) -> int:
 
 
 class ForwardClock:
-    """Seconds inside the network calls (added by the wrappers below)."""
+    """Seconds inside the network calls that `wrap` times."""
 
     def __init__(self) -> None:
         self.seconds, self.calls = 0.0, 0
+
+    def wrap(self, call):
+        def timed(*args):
+            start = time.perf_counter()
+            out = call(*args)
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+            return out
+
+        return timed
 
 
 def run_mdxnet(case: dict, job: dict):
@@ -152,17 +162,8 @@ def run_mdxnet(case: dict, job: dict):
     sep.enable_denoise = False
     sep.compensate, sep.dim_f, sep.n_fft = p["compensate"], p["dim_f"], p["n_fft"]
     sep.load_model()
-    session_run = sep.model_run
     clock = ForwardClock()
-
-    def timed(spek):  # the onnxruntime call, as `run_model` makes it
-        start = time.perf_counter()
-        out = session_run(spek)
-        clock.seconds += time.perf_counter() - start
-        clock.calls += 1
-        return out
-
-    sep.model_run = timed
+    sep.model_run = clock.wrap(sep.model_run)  # the onnxruntime call `run_model` makes
 
     def separate():
         mix, _ = sf.read(job["audio_file"], dtype="float32", always_2d=True)
@@ -204,16 +205,8 @@ def run_vr(case: dict, job: dict):
         "aggr_correction": model_params.param.get("aggr_correction"),
     }
     clock = ForwardClock()
-    predict_mask = net.predict_mask  # what `inference_vr` calls (it calls `forward` directly)
-
-    def timed(x):
-        start = time.perf_counter()
-        out = predict_mask(x)
-        clock.seconds += time.perf_counter() - start
-        clock.calls += 1
-        return out
-
-    net.predict_mask = timed
+    # what `inference_vr` calls (it calls `forward` directly, past any module hook)
+    net.predict_mask = clock.wrap(net.predict_mask)
     del spec_utils  # its resampler stays audio-separator's default (`sinc_fastest`)
 
     def separate():
@@ -232,16 +225,7 @@ def main() -> None:
         print(json.dumps({"params": init(case, Path(job["weights"]))}))
         return
     separate, clock = {"mdxnet": run_mdxnet, "vr": run_vr}[case["family"]](case, job)
-    best: dict = {}
-    for _ in range(int(job.get("calls", 1))):
-        clock.seconds, clock.calls = 0.0, 0
-        cpu, wall = time.process_time(), time.perf_counter()
-        separate()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if not best or wall < best["wall"]:
-            best = {"wall": wall, "cpu": cpu, "forward": clock.seconds, "calls": clock.calls}
-    best["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(best))
+    print(json.dumps(best_call(separate, clock, int(job.get("calls", 1)))))
 
 
 if __name__ == "__main__":
