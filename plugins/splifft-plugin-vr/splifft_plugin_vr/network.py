@@ -51,23 +51,49 @@ def resample_poly(wave: Tensor, orig_sr: int, target_sr: int) -> Tensor:
     return y[:, pre_remove : pre_remove + n_out].to(wave.dtype)
 
 
+LIBSAMPLERATE_CONVERTERS = frozenset({"sinc_best", "sinc_medium", "sinc_fastest"})
+"""librosa's `res_type`s that are libsamplerate's converters."""
+
+
+def _fix_length(out: np.ndarray, n_in: int, orig_sr: int, target_sr: int) -> np.ndarray:
+    """librosa's `fix_length` to `ceil(n · target / orig)` samples (zeros or a cut)."""
+    n_out = -(-n_in * target_sr // orig_sr)
+    fixed = np.zeros((out.shape[0], n_out), dtype=out.dtype)
+    fixed[:, : min(n_out, out.shape[1])] = out[:, :n_out]
+    return fixed
+
+
+def resample_libsamplerate(wave: Tensor, orig_sr: int, target_sr: int, converter: str) -> Tensor:
+    """librosa's `resample(res_type="sinc_*")`: libsamplerate's converter on each channel in
+    float32 (the `samplerate` package, which bundles the same libsamplerate 0.2.2 UVR's
+    environment loads), fixed to librosa's length."""
+    if orig_sr == target_sr:
+        return wave
+    import samplerate  # type: ignore[import-not-found]  # a compiled module, no stubs
+
+    ratio = target_sr / orig_sr
+    x = wave.detach().cpu().float().numpy()
+    out = np.stack([samplerate.resample(channel, ratio, converter) for channel in x])
+    return torch.from_numpy(_fix_length(out, x.shape[-1], orig_sr, target_sr)).to(wave)
+
+
 def resample_soxr(wave: Tensor, orig_sr: int, target_sr: int) -> Tensor:
-    """librosa's other resamplers (`sinc_*` = libsamplerate, `kaiser_*` = resampy), replaced by
-    soxr's very-high-quality one; the length is librosa's `ceil(n · target / orig)`."""
+    """librosa's resampy resamplers (`kaiser_*`), replaced by soxr's very-high-quality one (no
+    resampy here); the length is librosa's `ceil(n · target / orig)`."""
     if orig_sr == target_sr:
         return wave
     import soxr
 
     out = soxr.resample(wave.detach().cpu().double().numpy().T, orig_sr, target_sr, "VHQ").T
-    n_out = -(-wave.shape[-1] * target_sr // orig_sr)
-    fixed = np.zeros((out.shape[0], n_out))
-    fixed[:, : min(n_out, out.shape[1])] = out[:, :n_out]
-    return torch.from_numpy(fixed).to(wave)
+    return torch.from_numpy(_fix_length(out, wave.shape[-1], orig_sr, target_sr)).to(wave)
 
 
 def resample(wave: Tensor, orig_sr: int, target_sr: int, res_type: str) -> Tensor:
+    """librosa's `resample` for a UVR `res_type`."""
     if res_type == "polyphase":
         return resample_poly(wave, orig_sr, target_sr)
+    if res_type in LIBSAMPLERATE_CONVERTERS:
+        return resample_libsamplerate(wave, orig_sr, target_sr, res_type)
     return resample_soxr(wave, orig_sr, target_sr)
 
 
@@ -364,9 +390,7 @@ class VrSeparator(nn.Module):
                     band_spec = fft_lp_filter(band_spec, band.lpf_start, band.lpf_stop)
                 part = self.band_wave(band_spec, band)
                 summed = part if wave is None else add(wave, part)
-                # UVR upsamples with librosa's `sinc_fastest` (libsamplerate), `polyphase` on
-                # Apple silicon; we take the latter.
-                wave = resample_poly(summed, band.sr, next_sr)
+                wave = resample(summed, band.sr, next_sr, p.merge_resampler)
         assert wave is not None
         return wave
 

@@ -110,6 +110,10 @@ class VrParams(ModelParams):
     """`vr_enable_post_process`: `merge_artifacts`, frames whose mask exceeds the threshold."""
     post_process_threshold: float = Field(default=0.2, ge=0, le=1)
     """`vr_post_process_threshold`."""
+    merge_resampler: Literal["sinc_fastest", "polyphase"] = "sinc_fastest"
+    """How the bands' waves are upsampled to the next band's rate when they are summed back:
+    UVR's `wav_resolution`, libsamplerate's `sinc_fastest` on Windows and Linux (and in
+    audio-separator), librosa's `polyphase` on Apple silicon."""
 
     @property
     def audio_channels(self) -> int:
