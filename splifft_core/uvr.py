@@ -1,7 +1,8 @@
 """`splifft import-uvr`: an Ultimate Vocal Remover model file → a user-local manifest.
 
 UVR keys its model-data tables (each family's parameters) by an md5 of the file's tail
-(`uvr_model_hash`). The plugin that imports the file's
+(`uvr_model_hash`); UVR's stem names map onto ours the same way in every family
+(`uvr_stem_name`, `uvr_secondary_stem`). The plugin that imports the file's
 suffix (`ArchitectureSpec.uvr_suffixes`) turns the entry, the user's (`--model-data`) or its own
 copy of UVR's tables, into params; the file is then checked and the manifest written exactly as
 `import-msst` does (`splifft_core.msst.write_imported`).
@@ -25,6 +26,26 @@ from splifft_core.plugins import PluginHost, get_host
 
 UVR_HASH_BYTES = 10_000 * 1024
 """UVR hashes the last 10,240,000 bytes of a model file (all of a smaller one)."""
+UVR_PAIRS = {"Vocals": "Instrumental", "Instrumental": "Vocals"}
+"""UVR's stem pairs; every other stem `X` pairs with `No X`."""
+NO_STEM = "No "
+
+
+def uvr_stem_name(uvr_stem: str) -> str:
+    """UVR's stem name in ours (`Vocals` → `vocals`, `Instrumental` → `instrum`, `No Reverb` →
+    `no_reverb`), for every UVR family."""
+    if uvr_stem == "Vocals":
+        return "vocals"
+    if uvr_stem == "Instrumental":
+        return "instrum"
+    return uvr_stem.strip().lower().replace(" ", "_")
+
+
+def uvr_secondary_stem(uvr_stem: str) -> str:
+    """UVR's name of the stem that is left when `uvr_stem` is taken out."""
+    if uvr_stem in UVR_PAIRS:
+        return UVR_PAIRS[uvr_stem]
+    return uvr_stem[len(NO_STEM) :] if uvr_stem.startswith(NO_STEM) else NO_STEM + uvr_stem
 
 
 def uvr_model_hash(path: Path) -> str:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from splifft_core import stft as core_stft
+from splifft_core.stem_heads import keep_conv_outputs, stem_rows
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
 NormFactory = Callable[[int], nn.Module]
@@ -263,18 +264,9 @@ def select_stems(
     """Keep only the final convolution's output channels of `stems` (in the order asked)."""
     if not isinstance(network, Mdx23c):
         raise TypeError(f"expected an Mdx23c network, got {type(network).__name__}")
-    names = params.output_stem_names
-    unknown = [s for s in stems if s not in names]
-    if unknown:
-        raise ValueError(f"unknown stems {unknown}; this model outputs {list(names)}")
+    rows = stem_rows(params.output_stem_names, stems, network.spec_channels)
     head = network.final_conv[2]
     assert isinstance(head, nn.Conv2d)
-    width = network.spec_channels
-    rows = [names.index(s) * width + j for s in stems for j in range(width)]
-    pruned = nn.Conv2d(head.in_channels, len(rows), 1, 1, 0, bias=False)
-    pruned = pruned.to(head.weight.device, head.weight.dtype)
-    with torch.no_grad():
-        pruned.weight.copy_(head.weight[rows])
-    network.final_conv[2] = pruned
+    network.final_conv[2] = keep_conv_outputs(head, rows)
     network.num_stems = len(stems)
     return network, tuple(stems)

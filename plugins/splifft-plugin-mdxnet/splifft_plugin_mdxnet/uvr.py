@@ -5,7 +5,7 @@ UVR keys its MDX-Net settings by `splifft_core.uvr.uvr_model_hash` in
 our words (regenerate with `tools/make_uvr_model_data.py`). Stem names: `Vocals` → `vocals`,
 `Instrumental` → `instrum`, any other lowercased with `_` for spaces (`Reverb` → `reverb`,
 `No Crowd` → `no_crowd`). The secondary stem is UVR's (`gui_data/constants.py`
-`secondary_stem`): Vocals ↔ Instrumental, otherwise `No X` ↔ `X`; it is derived as
+`splifft_core.uvr.uvr_secondary_stem`): Vocals ↔ Instrumental, otherwise `No X` ↔ `X`; it is derived as
 `mixture − primary`, as UVR subtracts the primary (already scaled by `compensate`) from the
 mixture it read.
 """
@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from splifft_core.errors import UvrModelDataError
+from splifft_core.uvr import uvr_secondary_stem, uvr_stem_name
 from splifft_plugin_mdxnet.params import UVR_HOP
 
 UVR_KEYS = ("compensate", "mdx_dim_f_set", "mdx_dim_t_set", "mdx_n_fft_scale_set", "primary_stem")
 """The keys of an MDX-Net entry in UVR's model-data tables."""
-UVR_PAIRS = {"Vocals": "Instrumental", "Instrumental": "Vocals"}
-NO_STEM = "No "
 
 
 @cache
@@ -34,22 +33,6 @@ def uvr_table() -> dict[str, dict[str, Any]]:
     text = resources.files("splifft_plugin_mdxnet").joinpath("uvr_model_data.json").read_text()
     models: dict[str, dict[str, Any]] = json.loads(text)["models"]
     return models
-
-
-def stem_name(uvr_stem: str) -> str:
-    """UVR's stem name in ours (`Vocals` → `vocals`, `No Reverb` → `no_reverb`)."""
-    if uvr_stem == "Vocals":
-        return "vocals"
-    if uvr_stem == "Instrumental":
-        return "instrum"
-    return uvr_stem.strip().lower().replace(" ", "_")
-
-
-def secondary_stem(uvr_stem: str) -> str:
-    """UVR's name of the stem that is left when `uvr_stem` is taken out."""
-    if uvr_stem in UVR_PAIRS:
-        return UVR_PAIRS[uvr_stem]
-    return uvr_stem[len(NO_STEM) :] if uvr_stem.startswith(NO_STEM) else NO_STEM + uvr_stem
 
 
 def _from_model_data(model_file: Path, entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,8 +80,8 @@ def import_uvr(
                 "mdx_n_fft_scale_set, primary_stem)"
             )
         entry = found
-    primary, secondary = entry["primary_stem"], secondary_stem(entry["primary_stem"])
-    ours, other = stem_name(primary), stem_name(secondary)
+    primary, secondary = entry["primary_stem"], uvr_secondary_stem(entry["primary_stem"])
+    ours, other = uvr_stem_name(primary), uvr_stem_name(secondary)
     n_fft, dim_t = int(entry["n_fft"]), int(entry["dim_t"])
     chunk_size = UVR_HOP * (dim_t - 1)
     params = {

@@ -14,14 +14,14 @@ from pydantic import ValidationError
 from splifft_plugin_mdxnet import SPEC, MdxNetParams
 from splifft_plugin_mdxnet.checkpoint import load_checkpoint
 from splifft_plugin_mdxnet.network import build
-from splifft_plugin_mdxnet.uvr import import_uvr, secondary_stem, stem_name, uvr_table
+from splifft_plugin_mdxnet.uvr import import_uvr, uvr_table
 
 from splifft_core.errors import CheckpointError, UvrModelDataError
 from splifft_core.manifest import Manifest
 from splifft_core.models import resolve
 from splifft_core.plugins import PluginHost
 from splifft_core.testing import check_manifests
-from splifft_core.uvr import uvr_model_hash
+from splifft_core.uvr import uvr_model_hash, uvr_secondary_stem, uvr_stem_name
 
 REPO = Path(__file__).resolve().parents[3]
 GRAPH = Path(__file__).parent / "fixtures" / "mdxnet_tiny.onnx"
@@ -67,12 +67,12 @@ def test_params() -> None:
 
 
 def test_stem_names() -> None:
-    assert [stem_name(s) for s in ("Vocals", "Instrumental", "Reverb", "No Crowd")] == [
+    assert [uvr_stem_name(s) for s in ("Vocals", "Instrumental", "Reverb", "No Crowd")] == [
         "vocals", "instrum", "reverb", "no_crowd",
     ]  # fmt: skip
     pairs = {"Vocals": "Instrumental", "Instrumental": "Vocals", "Reverb": "No Reverb"}
     for primary, secondary in {**pairs, "No Crowd": "Crowd", "Bass": "No Bass"}.items():
-        assert secondary_stem(primary) == secondary
+        assert uvr_secondary_stem(primary) == secondary
 
 
 def test_import_from_the_shipped_table() -> None:

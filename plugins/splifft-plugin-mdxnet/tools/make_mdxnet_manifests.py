@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from splifft_plugin_mdxnet.uvr import import_uvr, stem_name, uvr_table
+from splifft_plugin_mdxnet.uvr import import_uvr, uvr_table
+
+from splifft_core.uvr import uvr_stem_name
 
 REGISTRY = Path(__file__).resolve().parents[3] / "registry"
 URL = "https://github.com/TRvlvr/model_repo/releases/download/all_public_uvr_models/"
@@ -51,7 +53,7 @@ def main(scores_path: Path) -> None:
         entry = uvr_table()[model_hash]
         medians = scores.get(file, {}).get("median_scores", {})
         metrics = {
-            SCORE_STEMS.get(stem, stem_name(stem)): {k.lower(): v for k, v in values.items()}
+            SCORE_STEMS.get(stem, uvr_stem_name(stem)): {k.lower(): v for k, v in values.items()}
             for stem, values in medians.items()
         }
         scored = " Scores: audio-separator's models-scores.json medians." if metrics else ""

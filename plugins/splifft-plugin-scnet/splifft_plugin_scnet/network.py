@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from splifft_core.stem_heads import keep_conv_outputs, stem_rows
 from splifft_core.stft import istft, make_window, stft
 from splifft_plugin_scnet.params import ScnetMaskedParams, ScnetParams, ScnetTranParams
 
@@ -461,24 +462,12 @@ def select_stems(
     layer's, or for `scnet_masked` the mask head's last convolution's."""
     if not isinstance(network, Scnet):
         raise TypeError(f"expected an Scnet network, got {type(network).__name__}")
-    names = params.output_stem_names
-    unknown = [s for s in stems if s not in names]
-    if unknown:
-        raise ValueError(f"unknown stems {unknown}; this model outputs {list(names)}")
-    width = params.dims[0]
-    rows = [names.index(s) * width + j for s in stems for j in range(width)]
+    rows = stem_rows(params.output_stem_names, stems, params.dims[0])
     if isinstance(network, ScnetMasked):
         # The mask head mixes every stem's decoder output; only its last convolution is per stem.
         head = network.mask_layer[2]
-        assert isinstance(head, nn.Conv2d) and head.bias is not None
-        with torch.no_grad():
-            pruned_head = nn.Conv2d(head.in_channels, len(rows), 1).to(
-                head.weight.device, head.weight.dtype
-            )
-            pruned_head.weight.copy_(head.weight[rows])
-            assert pruned_head.bias is not None
-            pruned_head.bias.copy_(head.bias[rows])
-        network.mask_layer[2] = pruned_head
+        assert isinstance(head, nn.Conv2d)
+        network.mask_layer[2] = keep_conv_outputs(head, rows)
         network.num_stems = len(stems)
         return network, tuple(stems)
     last = network.decoder[-1]

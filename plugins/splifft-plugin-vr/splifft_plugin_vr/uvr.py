@@ -9,7 +9,7 @@ data gives `nout`/`nout_lstm` or the file's size in KiB is nearest 56817 or 2184
 cascaded ASPP network of the nearest size.
 
 Stem names: `Vocals` → `vocals`, `Instrumental` → `instrum`, others lowercased with `_`
-(`No Echo` → `no_echo`, `Noise` → `noise`). The secondary stem is UVR's (`secondary_stem`):
+(`No Echo` → `no_echo`, `Noise` → `noise`). The secondary stem is UVR's (`splifft_core.uvr.uvr_secondary_stem`):
 Vocals ↔ Instrumental, otherwise `No X` ↔ `X`; the network outputs both (the mask and its
 complement), so no stem is derived.
 """
@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from splifft_core.errors import UvrModelDataError
+from splifft_core.uvr import uvr_secondary_stem, uvr_stem_name
 from splifft_plugin_vr.params import LSTM_ARCH_SIZES, band_layouts
 
 UVR_ARCH_SIZES = (31191, 33966, 56817, 123821, 123812, 129605, 218409, 537238, 537227)
 """UVR's `nn_arch_sizes`, in its order (the first wins a tie)."""
-NO_STEM = "No "
-UVR_PAIRS = {"Vocals": "Instrumental", "Instrumental": "Vocals"}
 CHUNKED_INFERENCE: dict[str, Any] = {
     "overlap_ratio": 0.1,
     "window_shape": "linear_fade",
@@ -47,22 +46,6 @@ def uvr_table() -> dict[str, dict[str, Any]]:
     text = resources.files("splifft_plugin_vr").joinpath("data/model_data.json").read_text()
     table: dict[str, dict[str, Any]] = json.loads(text)
     return table
-
-
-def stem_name(uvr_stem: str) -> str:
-    """UVR's stem name in ours."""
-    if uvr_stem == "Vocals":
-        return "vocals"
-    if uvr_stem == "Instrumental":
-        return "instrum"
-    return uvr_stem.strip().lower().replace(" ", "_")
-
-
-def secondary_stem(uvr_stem: str) -> str:
-    """UVR's name of the stem left when `uvr_stem` is taken out."""
-    if uvr_stem in UVR_PAIRS:
-        return UVR_PAIRS[uvr_stem]
-    return uvr_stem[len(NO_STEM) :] if uvr_stem.startswith(NO_STEM) else NO_STEM + uvr_stem
 
 
 def arch_size(size_bytes: int) -> int:
@@ -82,7 +65,7 @@ def params_from_model_data(entry: Mapping[str, Any], size_bytes: int, name: str)
     params: dict[str, Any] = {
         "band_layout": layout_name,
         "sample_rate": band_layouts()[layout_name].sr,
-        "output_stem_names": [stem_name(primary), stem_name(secondary_stem(primary))],
+        "output_stem_names": [uvr_stem_name(primary), uvr_stem_name(uvr_secondary_stem(primary))],
         "uvr_primary_stem": primary,
         "arch_size": size,
     }

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 from splifft_plugin_vr import SPEC, VrParams
-from splifft_plugin_vr.uvr import arch_size, import_uvr, secondary_stem, stem_name, uvr_table
+from splifft_plugin_vr.uvr import arch_size, import_uvr, uvr_table
 
 from splifft_core.config import InferenceConfig
 from splifft_core.errors import UvrModelDataError
 from splifft_core.models import resolve
+from splifft_core.uvr import uvr_secondary_stem, uvr_stem_name
 
 
 def sized(tmp_path: Path, kib: int) -> Path:
@@ -63,11 +64,11 @@ def test_unknown(tmp_path: Path) -> None:
 
 
 def test_stem_names() -> None:
-    assert [stem_name(s) for s in ("Vocals", "Instrumental", "No Woodwinds", "Noise")] == [
+    assert [uvr_stem_name(s) for s in ("Vocals", "Instrumental", "No Woodwinds", "Noise")] == [
         "vocals", "instrum", "no_woodwinds", "noise",
     ]  # fmt: skip
-    assert secondary_stem("No Reverb") == "Reverb"
-    assert secondary_stem("Noise") == "No Noise"
+    assert uvr_secondary_stem("No Reverb") == "Reverb"
+    assert uvr_secondary_stem("Noise") == "No Noise"
     assert arch_size(218409 * 1024) == 218409
 
 
