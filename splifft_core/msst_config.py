@@ -77,6 +77,37 @@ def target_stems(config: Mapping[str, Any]) -> list[str]:
     return [str(i) for i in instruments]
 
 
+INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
+"""The keys of MSST's `inference` section that `inference_settings` reads, and `dim_t`, which
+older configs carry and MSST's `demix` does not use (the chunk is the model's or
+`inference.chunk_size`)."""
+
+STFT_AUDIO_KEYS = frozenset(
+    {"chunk_size", "dim_f", "dim_t", "hop_length", "n_fft", "num_channels", "sample_rate"}
+    | {"min_mean_abs"}  # training only (a dataset filter)
+)
+"""The `audio` section of MSST's configs for networks on a fixed STFT grid (MDX23C, segm_models)."""
+
+
+def stft_audio(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Our STFT-grid params from MSST's `audio` section: `chunk_size` (from `dim_t` frames when
+    an older config gives only those), `sample_rate`, `audio_channels`, `n_fft`, `hop_length`,
+    `dim_f`."""
+    audio = section(config, "audio", STFT_AUDIO_KEYS)
+    hop_length = require(audio, "audio", "hop_length")
+    chunk_size = audio.get("chunk_size")
+    if chunk_size is None:
+        chunk_size = hop_length * (require(audio, "audio", "dim_t") - 1)
+    return {
+        "chunk_size": chunk_size,
+        "sample_rate": audio.get("sample_rate", 44100),
+        "audio_channels": require(audio, "audio", "num_channels"),
+        "n_fft": require(audio, "audio", "n_fft"),
+        "hop_length": hop_length,
+        "dim_f": require(audio, "audio", "dim_f"),
+    }
+
+
 def inference_settings(
     inference: Mapping[str, Any], chunk_size: int | None = None
 ) -> dict[str, Any]:

@@ -12,18 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from splifft_core.msst_config import (
+    INFERENCE_KEYS,
     check_model_type,
     params_and_inference,
     require,
     section,
+    stft_audio,
     target_stems,
 )
 from splifft_plugin_mdx23c.params import Mdx23cParams
 
-AUDIO_KEYS = frozenset(
-    {"chunk_size", "dim_f", "dim_t", "hop_length", "n_fft", "num_channels", "sample_rate"}
-)
-AUDIO_TRAINING_KEYS = frozenset({"min_mean_abs"})
 MODEL_KEYS = frozenset(
     {
         "act",
@@ -37,32 +35,20 @@ MODEL_KEYS = frozenset(
         "scale",
     }
 )
-INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
 MSST_IDENTITY_NORMS = frozenset({"none", "None", "Identity"})
 
 
 def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
     check_model_type(msst_config, "mdx23c")
-    audio = section(msst_config, "audio", AUDIO_KEYS | AUDIO_TRAINING_KEYS)
     model = section(msst_config, "model", MODEL_KEYS)
     inference = section(msst_config, "inference", INFERENCE_KEYS)
 
-    hop_length = require(audio, "audio", "hop_length")
-    chunk_size = audio.get("chunk_size")
-    if chunk_size is None:
-        # MSST's older configs give the chunk in STFT frames only.
-        chunk_size = hop_length * (require(audio, "audio", "dim_t") - 1)
     norm = require(model, "model", "norm")
     if norm in MSST_IDENTITY_NORMS:
         norm = "none"
     raw = {
-        "chunk_size": chunk_size,
+        **stft_audio(msst_config),
         "output_stem_names": target_stems(msst_config),
-        "sample_rate": audio.get("sample_rate", 44100),
-        "audio_channels": require(audio, "audio", "num_channels"),
-        "n_fft": require(audio, "audio", "n_fft"),
-        "hop_length": hop_length,
-        "dim_f": require(audio, "audio", "dim_f"),
         "num_subbands": require(model, "model", "num_subbands"),
         "num_scales": require(model, "model", "num_scales"),
         "scale": require(model, "model", "scale"),

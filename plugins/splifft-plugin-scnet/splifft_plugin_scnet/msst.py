@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from splifft_core.errors import MsstConfigError
-from splifft_core.msst_config import check_model_type, params_and_inference, section
+from splifft_core.msst_config import INFERENCE_KEYS, check_model_type, params_and_inference, section
 from splifft_plugin_scnet.params import ScnetMaskedParams, ScnetParams, ScnetTranParams
 
 AUDIO_KEYS = frozenset({"chunk_size", "num_channels", "sample_rate", "min_mean_abs"})
@@ -49,7 +49,6 @@ TRAN_KEYS = {
 }
 TRAN_IGNORED_KEYS = frozenset({"tran_attn_dropout", "tran_ff_dropout", "tran_flash_attn"})
 """Dropouts (off at inference) and the choice of attention kernel (same result)."""
-INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
 SCNET_DEFAULT_SOURCES = ("drums", "bass", "other", "vocals")
 
 

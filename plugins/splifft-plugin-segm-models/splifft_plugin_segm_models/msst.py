@@ -14,20 +14,17 @@ from typing import Any
 
 from splifft_core.errors import MsstConfigError
 from splifft_core.msst_config import (
+    INFERENCE_KEYS,
     check_model_type,
     params_and_inference,
     require,
     section,
+    stft_audio,
     target_stems,
 )
 from splifft_plugin_segm_models.params import SegmModelsParams
 
-AUDIO_KEYS = frozenset(
-    {"chunk_size", "dim_f", "dim_t", "hop_length", "n_fft", "num_channels", "sample_rate"}
-)
-AUDIO_TRAINING_KEYS = frozenset({"min_mean_abs"})
 MODEL_KEYS = frozenset({"act", "decoder_type", "encoder_name", "num_channels", "num_subbands"})
-INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
 # MSST reads the decoder's keyword arguments from this section for each decoder type.
 DECODER_SECTIONS = {
     "unet": "decoder_unet",
@@ -44,15 +41,9 @@ DECODER_SECTIONS = {
 
 def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
     check_model_type(msst_config, "segm_models")
-    audio = section(msst_config, "audio", AUDIO_KEYS | AUDIO_TRAINING_KEYS)
     model = section(msst_config, "model", MODEL_KEYS)
     inference = section(msst_config, "inference", INFERENCE_KEYS)
 
-    hop_length = require(audio, "audio", "hop_length")
-    chunk_size = audio.get("chunk_size")
-    if chunk_size is None:
-        # MSST's older configs give the chunk in STFT frames only.
-        chunk_size = hop_length * (require(audio, "audio", "dim_t") - 1)
     decoder_type = require(model, "model", "decoder_type")
     if decoder_type not in DECODER_SECTIONS:
         raise MsstConfigError(
@@ -66,13 +57,8 @@ def import_msst(msst_config: Mapping[str, Any]) -> dict[str, Any]:
             f"got {type(options).__name__}"
         )
     raw = {
-        "chunk_size": chunk_size,
+        **stft_audio(msst_config),
         "output_stem_names": target_stems(msst_config),
-        "sample_rate": audio.get("sample_rate", 44100),
-        "audio_channels": require(audio, "audio", "num_channels"),
-        "n_fft": require(audio, "audio", "n_fft"),
-        "hop_length": hop_length,
-        "dim_f": require(audio, "audio", "dim_f"),
         "num_subbands": require(model, "model", "num_subbands"),
         "hidden_channels": require(model, "model", "num_channels"),
         "encoder_name": require(model, "model", "encoder_name"),

@@ -16,12 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from splifft_core.errors import MsstConfigError
-from splifft_core.msst_config import check_model_type, params_and_inference, require, section, short
+from splifft_core.msst_config import (
+    INFERENCE_KEYS,
+    check_model_type,
+    params_and_inference,
+    require,
+    section,
+    short,
+)
 from splifft_plugin_bandit.v1.params import BanditParams
 
 AUDIO_KEYS = frozenset({"chunk_size", "num_channels", "sample_rate", "min_mean_abs"})
-INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
-"""`dim_t` is unused by MSST's `demix` for BandIt (its chunk is `audio.chunk_size`)."""
 KEPT_KEYS = {
     "fs": "sample_rate",
     "n_bands": "n_bands",

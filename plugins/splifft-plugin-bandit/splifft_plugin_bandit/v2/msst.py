@@ -16,6 +16,7 @@ from typing import Any
 
 from splifft_core.errors import MsstConfigError
 from splifft_core.msst_config import (
+    INFERENCE_KEYS,
     check_model_type,
     params_and_inference,
     section,
@@ -24,7 +25,6 @@ from splifft_core.msst_config import (
 from splifft_plugin_bandit.v2.params import BanditV2Params, musical_bands
 
 AUDIO_KEYS = frozenset({"chunk_size", "num_channels", "sample_rate", "min_mean_abs"})
-INFERENCE_KEYS = frozenset({"batch_size", "dim_t", "num_overlap", "normalize", "chunk_size"})
 MODEL_DEFAULTS: dict[str, Any] = {
     "n_bands": 64,
     "n_sqm_modules": 12,
