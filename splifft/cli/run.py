@@ -387,16 +387,7 @@ def separate_all(
                 "--stems does not apply to stem.mp4 (it holds drums, bass, other and vocals)"
             )
         stem_slots(manifest.identifier, manifest.stems, manifest.all_stems)
-    overrides = {
-        "chunk_size": args.chunk_size,
-        "overlap_ratio": args.overlap,
-        "batch_size": args.batch_size,
-        "window_shape": args.window,
-        "precision": args.precision,
-        "tta": args.tta,
-        "shifts": args.shifts,
-    }
-    config = api.inference_config(manifest, **overrides)
+    config = api.inference_config(manifest, **inference_overrides(args))
     device = resolve_device(args.device)
     try:
         params = api.architecture_for(manifest).parse_params(manifest.params)
@@ -537,10 +528,9 @@ def ensemble_all(
     return failures
 
 
-def load_options(args: argparse.Namespace, device: str, on_download: Any) -> dict[str, Any]:
-    """`api.load`'s keywords from the run options (one model, or each ensemble member)."""
+def inference_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The inference settings the run options override (`None`: the manifest's)."""
     return {
-        "device": device,
         "chunk_size": args.chunk_size,
         "overlap_ratio": args.overlap,
         "batch_size": args.batch_size,
@@ -548,6 +538,14 @@ def load_options(args: argparse.Namespace, device: str, on_download: Any) -> dic
         "precision": args.precision,
         "tta": args.tta,
         "shifts": args.shifts,
+    }
+
+
+def load_options(args: argparse.Namespace, device: str, on_download: Any) -> dict[str, Any]:
+    """`api.load`'s keywords from the run options (one model, or each ensemble member)."""
+    return {
+        "device": device,
+        **inference_overrides(args),
         "notify": render.note,
         "on_download": on_download,
         "tune_malloc": args.tune_malloc,
