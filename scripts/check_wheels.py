@@ -118,6 +118,8 @@ def check(work: Path) -> list[str]:
             raise CheckError(f"`splifft run` with the {label} wrote {stems}")
         report.append(f"splifft run song.flac ({label}): " + ", ".join(stems))
 
+    report.extend(check_serve(splifft, pip, wheels_dir, work, env))
+
     listed = run([splifft, "plugins"], cwd=work, env=env)
     if "htdemucs" in listed:
         raise CheckError("htdemucs listed before splifft-plugin-demucs was installed")
@@ -137,6 +139,58 @@ def check(work: Path) -> list[str]:
         raise CheckError(f"importing the plugins imported the app package: {leaked}")
     report.append("plugins import splifft_core only")
     return report
+
+
+def check_serve(
+    splifft: str, pip: list[str], wheels_dir: Path, work: Path, env: dict[str, str]
+) -> list[str]:
+    """Without the `serve` extra, `splifft serve` says what to install; with it, the page and
+    the catalogue are served from the installed wheel."""
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    done = subprocess.run(
+        [splifft, "serve"], cwd=work, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 1 or "splifft[serve]" not in done.stderr:
+        raise CheckError(f"`splifft serve` without the extra: {done.returncode} {done.stderr}")
+    run([*pip, "--find-links", str(wheels_dir), "splifft[serve]"], cwd=work, env=env)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [splifft, "serve", "--port", str(port), "--device", "cpu"],
+        cwd=work,
+        env={**env, "SPLIFFT_HOME": str(work / "serve-home")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models") as answer:
+                    models = [m["identifier"] for m in json.load(answer)]
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise CheckError("`splifft serve` did not answer") from None
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:
+            page = answer.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/assets/app.js") as answer:
+            script = answer.read()
+    finally:
+        server.terminate()
+        server.wait(30)
+    if "hpss-fitzgerald-median" not in models or "<title>splifft</title>" not in page or not script:
+        raise CheckError(f"`splifft serve` served models {models} and a page of {len(page)} bytes")
+    return [
+        "splifft serve without the extra names splifft[serve]",
+        f"pip install splifft[serve]: splifft serve answers the page and {len(models)} models",
+    ]
 
 
 def main() -> int:

@@ -90,6 +90,14 @@ class Settings:
             "(`splifft run --no-malloc-tuning`).",
         ),
     )
+    serve_token: str | None = field(
+        default=None,
+        metadata=_env(
+            "SPLIFFT_SERVE_TOKEN",
+            "The token `splifft serve` requires (the default of `--token`; keeps it out of the "
+            "process list).",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ _KINDS: Final = {
 
 KIND_DOCS: Final = {
     "path": "a folder",
-    "text": "a model identifier or manifest file",
+    "text": "text (for `SPLIFFT_DEFAULT_MODEL`, a model identifier or manifest file)",
     "names": "comma-separated names",
     "switch": "`1` or `0` (also `true`/`false`, `yes`/`no`, `on`/`off`)",
 }

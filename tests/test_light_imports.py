@@ -46,7 +46,22 @@ def test_help_is_light() -> None:
         "from splifft.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
-        "assert 'rich' not in sys.modules, 'rich was imported'"
+        "assert 'rich' not in sys.modules, 'rich was imported'\n"
+        "assert 'fastapi' not in sys.modules and 'uvicorn' not in sys.modules, 'the web app loaded'"
+    )
+
+
+def test_the_web_app_starts_without_torch() -> None:
+    """`splifft serve` answers the page and the catalogue before any model runs."""
+    run(
+        "import tempfile, pathlib\n"
+        "from fastapi.testclient import TestClient\n"
+        "from splifft.server.app import ServerConfig, create_app\n"
+        "app = create_app(ServerConfig(jobs_dir=pathlib.Path(tempfile.mkdtemp())))\n"
+        "with TestClient(app, base_url='http://127.0.0.1') as client:\n"
+        "    assert client.get('/').status_code == 200\n"
+        "    assert client.get('/api/models').status_code == 200\n"
+        "    assert client.get('/api/jobs').json() == []"
     )
 
 

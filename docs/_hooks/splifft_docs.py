@@ -7,6 +7,8 @@
   template, rendered for the tutorial's architecture `toy`.
 - `<!-- splifft:benchmarks -->`: a link to `benchmarks.md` when it exists (added to the nav too).
 - `<!-- splifft:settings -->`: the environment variables, from `splifft_core.settings`.
+- `<!-- splifft:http-api -->`: the web app's HTTP API, from its OpenAPI schema
+  (`splifft.server.app.openapi_schema()`).
 
 The hook reference (`plugins/hooks.md`) is hand-written; every hookspec's exact signature must
 appear in it, or the (strict) build fails. The tests import this module by path.
@@ -482,6 +484,98 @@ def template_tree() -> str:
 _catalogue: Catalogue | None = None
 
 
+# -- the web app's HTTP API -----------------------------------------------------------------------
+
+
+def _schema_type(schema: dict[str, Any]) -> str:
+    """A short type for a JSON Schema: `string`, `integer[]`, `JobView`, `string | null`."""
+    if "$ref" in schema:
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "anyOf" in schema:
+        return " \\| ".join(_schema_type(s) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    kind = str(schema.get("type", "object"))
+    if kind == "array":
+        return f"{_schema_type(schema.get('items', {}))}[]"
+    if kind == "object" and "additionalProperties" in schema:
+        return f"map of {_schema_type(schema['additionalProperties'])}"
+    return kind + (f" ({schema['format']})" if "format" in schema else "")
+
+
+def http_api_reference(schema: dict[str, Any] | None = None) -> str:
+    """Every route of the web app's API (parameters, body, responses) and every schema."""
+    if schema is None:
+        from splifft.server.app import openapi_schema
+
+        schema = openapi_schema()
+    out: list[str] = []
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            out.append(f"### `{method.upper()} {path}`\n")
+            text = op.get("description") or op.get("summary") or ""
+            if text:
+                out.append(" ".join(text.split()) + "\n")
+            params = op.get("parameters", [])
+            if params:
+                out.append("| parameter | in | type | required | description |")
+                out.append("|---|---|---|---|---|")
+                for p in params:
+                    out.append(
+                        f"| `{p['name']}` | {p['in']} | {_schema_type(p.get('schema', {}))} | "
+                        f"{'yes' if p.get('required') else 'no'} | "
+                        f"{_cell(p.get('description') or p.get('schema', {}).get('description', ''))} |"
+                    )
+                out.append("")
+            body = op.get("requestBody", {}).get("content", {})
+            for media, content in body.items():
+                fields = content.get("schema", {})
+                required = set(fields.get("required", []))
+                out.append(f"Body: `{media}`\n")
+                out.append("| field | type | required | description |")
+                out.append("|---|---|---|---|")
+                for name, field_schema in fields.get("properties", {}).items():
+                    default = field_schema.get("default")
+                    note = field_schema.get("description", "") + (
+                        f" (default: `{default}`)" if default is not None else ""
+                    )
+                    out.append(
+                        f"| `{name}` | {_schema_type(field_schema)} | "
+                        f"{'yes' if name in required else 'no'} | {_cell(note)} |"
+                    )
+                out.append("")
+            out.append("| status | meaning | body |")
+            out.append("|---|---|---|")
+            for status, response in op.get("responses", {}).items():
+                contents = response.get("content", {})
+                shapes = [
+                    _schema_type(c["schema"]) if c.get("schema") else f"`{media}`"
+                    for media, c in contents.items()
+                ]
+                out.append(
+                    f"| {status} | {_cell(response.get('description', ''))} | "
+                    f"{' '.join(shapes) or '-'} |"
+                )
+            out.append("")
+    out.append("### Schemas\n")
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        if name in ("HTTPValidationError", "ValidationError"):
+            continue  # FastAPI's own; our errors are ErrorView
+        out.append(f"#### {name}\n")
+        out.append("| field | type | description |")
+        out.append("|---|---|---|")
+        for field_name, field_schema in component.get("properties", {}).items():
+            out.append(
+                f"| `{field_name}` | {_schema_type(field_schema)} | "
+                f"{_cell(field_schema.get('description', ''))} |"
+            )
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
 def _get_catalogue() -> Catalogue:
     global _catalogue
     if _catalogue is None:
@@ -531,6 +625,8 @@ def _replace(match: re.Match[str], page_path: str, docs_dir: Path) -> str:
         return template_tree()
     if kind == "settings":
         return settings_table()
+    if kind == "http-api":
+        return http_api_reference()
     if kind == "benchmarks":
         if benchmarks_present(docs_dir):
             return "Measured numbers are on the [benchmarks page](benchmarks.md).\n"

@@ -19,7 +19,7 @@ from splifft.cli import render
 from splifft_core import __version__
 from splifft_core.errors import SplifftError
 
-SUBCOMMANDS = ("run", "plugins", "models", "config", "eval", "ensemble", "new_plugin")
+SUBCOMMANDS = ("run", "serve", "plugins", "models", "config", "eval", "ensemble", "new_plugin")
 """Modules of `splifft.cli` that register subcommands, in help order."""
 
 

@@ -131,7 +131,9 @@ class Context:
     """Architecture provided by several plugins (so by none) → the one-line conflict."""
 
 
-def _context(warn: bool = True) -> Context:
+def catalogue_context(warn: bool = True) -> Context:
+    """The plugin host, the registry and which architectures are installed (`warn`: print the
+    plugin failures, conflicts and registry problems)."""
     from splifft_core.plugins import get_host
     from splifft_core.registry import load_registry
 
@@ -256,7 +258,7 @@ def _sdr_text(metrics: dict[str, dict[str, float]]) -> str:
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    ctx = _context()
+    ctx = catalogue_context()
     rows = []
     for entry in ctx.registry:
         m = entry.manifest
@@ -367,7 +369,7 @@ def info_dict(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    ctx = _context(warn=False)
+    ctx = catalogue_context(warn=False)
     data = info_dict(_entry(ctx, args.model), ctx)
     if args.json:
         print(json.dumps(data, indent=2))
@@ -437,7 +439,7 @@ def run_pull(args: argparse.Namespace) -> int:
     from splifft_core import hub
     from splifft_core.errors import SplifftError
 
-    ctx = _context(warn=False)
+    ctx = catalogue_context(warn=False)
     failures = 0
     for model in dict.fromkeys(args.models):
         try:
@@ -468,7 +470,7 @@ def run_pull(args: argparse.Namespace) -> int:
 def run_rm(args: argparse.Namespace) -> int:
     from splifft_core import hub
 
-    ctx = _context(warn=False)
+    ctx = catalogue_context(warn=False)
     entries = [_entry(ctx, m) for m in dict.fromkeys(args.models)]
     removing = {e.manifest.identifier for e in entries}
     others = [
@@ -487,7 +489,7 @@ def run_rm(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from splifft_core import hub
 
-    ctx = _context(warn=False)
+    ctx = catalogue_context(warn=False)
     explicit = bool(args.models)
     entries = [_entry(ctx, m) for m in dict.fromkeys(args.models)] or list(ctx.registry)
     bad = False
