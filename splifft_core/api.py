@@ -168,6 +168,14 @@ def load_ensemble(
     return EnsembleSeparator.build(loaded, kind, weights, stems=stems, identifier=identifier)
 
 
+def load_separator(model: str | Path, **options: Any) -> Separator | EnsembleSeparator:
+    """`load` for a model, `load_ensemble` for an ensemble preset: whatever separates stems
+    by this identifier (the web app's jobs and batches take either)."""
+    if resolve_manifest(model, options.get("host")).manifest.ensemble is not None:
+        return load_ensemble(model, **options)
+    return load(model, **options)
+
+
 def _resolve(
     model: str | Path, host: PluginHost | None
 ) -> tuple[ManifestEntry, ArchitectureSpec, BaseModel]:

@@ -15,6 +15,7 @@ from torch import Tensor
 from splifft_core.archetypes import SeparationModel, TtaChunkModel, make_archetype
 from splifft_core.audio import (
     CLIP_MODES,
+    AudioInfo,
     ClipMode,
     FileSource,
     Resampler,
@@ -248,13 +249,80 @@ def separate_to_files(
     `on_stem_block(stem, block)` sees every requested stem's `(channels, n)` blocks at the
     model's rate, in order (e.g. to analyse a stem without reading it back).
     """
+    plan = plan_track(
+        sep,
+        path,
+        output_dir,
+        filename=filename,
+        file_format=file_format,
+        bit_depth=bit_depth,
+        bitrate=bitrate,
+        stem_codec=stem_codec,
+        stems=stems,
+        protected=protected,
+        clip_mode=clip_mode,
+    )
+    say = default_notify(notify)
+    with plan.open_source(sep, downmix=downmix, notify=say, stream=stream) as source:
+        blocks = sep.stream(source, stems=plan.requested, on_progress=on_progress)
+        return write_track(sep, plan, source, blocks, notify=say, on_stem_block=on_stem_block)
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    """What `separate_to_files` decides about one input before reading it: the format, the
+    stems and where each goes (every path checked)."""
+
+    path: Path
+    file_format: str
+    subtype: str
+    bitrate: int | None
+    bit_depth: int | None
+    stem_codec: Codec
+    clip_mode: ClipMode
+    requested: tuple[str, ...]
+    """The stems the separator is asked for (for stem.mp4: those its slots need)."""
+    destinations: dict[str, Path]
+    """Output name (a stem, or the one stem.mp4) → its path."""
+    slots: dict[str, tuple[str, ...]] | None = None
+    """stem.mp4 only: NI Stems slot → the stems summed into it."""
+
+    def open_source(
+        self,
+        sep: StreamingSeparator,
+        *,
+        downmix: bool = False,
+        notify: Notify | None = None,
+        stream: int = 0,
+    ) -> FileSource:
+        """The input as the separator reads it (checked, at its rate and channels)."""
+        return FileSource(
+            self.path, sep.sample_rate, sep.channels, downmix=downmix, notify=notify, stream=stream
+        )
+
+
+def plan_track(
+    sep: StreamingSeparator,
+    path: str | Path,
+    output_dir: str | Path,
+    *,
+    filename: str = DEFAULT_FILENAME,
+    file_format: str = "flac",
+    bit_depth: int | None = None,
+    bitrate: int | str | None = None,
+    stem_codec: Codec = "aac",
+    stems: Sequence[str] | None = None,
+    protected: Iterable[Path] = (),
+    clip_mode: ClipMode = "rescale",
+) -> TrackPlan:
+    """Check the output settings and paths of one input (`separate_to_files`' first step)."""
     path = Path(path)
     bits = parse_bitrate(bitrate)
     subtype = check_output_format(file_format, bit_depth, bits, stem_codec)
     fmt = output_format(file_format)
     if clip_mode not in CLIP_MODES:
         raise ConfigError(f"clip mode {clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
-    say = default_notify(notify)
+    slots: dict[str, tuple[str, ...]] | None = None
     if fmt.name == STEMS_FORMAT:
         if stems:
             raise ConfigError(
@@ -273,54 +341,94 @@ def separate_to_files(
     for dest in destinations.values():
         if dest.resolve() in guarded:
             raise OutputError(f"{dest}: refusing to overwrite an input file")
-    with FileSource(
-        path, sep.sample_rate, sep.channels, downmix=downmix, notify=say, stream=stream
-    ) as source:
-        info = source.info
-        out_channels = 1 if info.channels == 1 else sep.channels
-        out_rate = output_rate(fmt, info.sample_rate)
-        frames = info.frames
-        if out_rate != info.sample_rate:
-            say(
-                f"{path}: {fmt.name} stores {out_rate} Hz, not {info.sample_rate} Hz: "
-                f"stems resampled to {out_rate} Hz"
-            )
-            frames = round(info.frames * out_rate / info.sample_rate)
+    return TrackPlan(
+        path, fmt.name, subtype, bits, bit_depth, stem_codec, clip_mode, requested, destinations,
+        slots,
+    )  # fmt: skip
 
-        def writer(stem: str, dest: Path, staged: bool) -> StemWriter:
-            resampler = (
-                Resampler(sep.sample_rate, out_rate, out_channels)
-                if out_rate != sep.sample_rate
-                else None
-            )
-            return StemWriter(
-                dest,
-                out_rate,
-                out_channels,
-                "w64" if staged else fmt.name,
-                "FLOAT" if staged else subtype,
-                resampler,
-                target_frames=frames,
-                clip_mode=clip_mode,
-                bitrate=bits,
-                bit_depth=bit_depth or 24,
-                tags=stem_tags(source.tags, track_name(path), stem),
-            )
 
-        writers: dict[str, StemWriter] = {}
+class TrackSource(Protocol):
+    """What `write_track` reads of its input: `FileSource`, or the same audio held in memory."""
+
+    info: AudioInfo
+    tags: dict[str, str]
+
+    def read(self, start: int, stop: int) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class HeldSource(TensorSource):
+    """A track decoded whole, with what `write_track` reads of its file (`hold`)."""
+
+    info: AudioInfo
+    tags: dict[str, str]
+
+
+def hold(source: FileSource) -> HeldSource:
+    """Read an opened input whole into memory (the same samples its blocks would give)."""
+    return HeldSource(source.read(0, source.length), source.info, dict(source.tags))
+
+
+def write_track(
+    sep: StreamingSeparator,
+    plan: TrackPlan,
+    source: TrackSource,
+    blocks: Iterable[tuple[int, dict[str, Tensor]]],
+    *,
+    notify: Notify | None = None,
+    on_stem_block: Callable[[str, Tensor], None] | None = None,
+) -> list[Path]:
+    """Write the separated `blocks` of `source` as `plan` says (`separate_to_files`' second
+    step): to temporary files, renamed into place once every stem is complete and verified."""
+    fmt = output_format(plan.file_format)
+    say = default_notify(notify)
+    path = plan.path
+    info = source.info
+    out_channels = 1 if info.channels == 1 else sep.channels
+    out_rate = output_rate(fmt, info.sample_rate)
+    frames = info.frames
+    if out_rate != info.sample_rate:
+        say(
+            f"{path}: {fmt.name} stores {out_rate} Hz, not {info.sample_rate} Hz: "
+            f"stems resampled to {out_rate} Hz"
+        )
+        frames = round(info.frames * out_rate / info.sample_rate)
+
+    def writer(stem: str, dest: Path, staged: bool) -> StemWriter:
+        resampler = (
+            Resampler(sep.sample_rate, out_rate, out_channels)
+            if out_rate != sep.sample_rate
+            else None
+        )
+        return StemWriter(
+            dest,
+            out_rate,
+            out_channels,
+            "w64" if staged else fmt.name,
+            "FLOAT" if staged else plan.subtype,
+            resampler,
+            target_frames=frames,
+            clip_mode=plan.clip_mode,
+            bitrate=plan.bitrate,
+            bit_depth=plan.bit_depth or 24,
+            tags=stem_tags(source.tags, track_name(path), stem),
+        )
+
+    writers: dict[str, StemWriter] = {}
+    try:
         try:
-            if fmt.name == STEMS_FORMAT:
-                (dest,) = destinations.values()
-                for slot in ("mixture", *slots):
+            if plan.slots is not None:
+                (dest,) = plan.destinations.values()
+                for slot in ("mixture", *plan.slots):
                     writers[slot] = writer(slot, dest, staged=True)
             else:
-                for stem, dest in destinations.items():
+                for stem, dest in plan.destinations.items():
                     writers[stem] = writer(stem, dest, staged=False)
-            for offset, blocks in sep.stream(source, stems=requested, on_progress=on_progress):
-                if fmt.name == STEMS_FORMAT:
-                    n = next(iter(blocks.values())).shape[-1]
-                    blocks = fill_slots(slots, blocks, source.read(offset, offset + n))
-                for stem, block in blocks.items():
+            for offset, by_stem in blocks:
+                if plan.slots is not None:
+                    n = next(iter(by_stem.values())).shape[-1]
+                    by_stem = fill_slots(plan.slots, by_stem, source.read(offset, offset + n))
+                for stem, block in by_stem.items():
                     if on_stem_block is not None:
                         on_stem_block(stem, block)
                     array = block.numpy().T
@@ -334,20 +442,19 @@ def separate_to_files(
             for w in writers.values():
                 w.abort()
             raise
-    try:
-        scale = _full_scale(str(path), list(writers.values()), clip_mode, say)
+        scale = _full_scale(str(path), list(writers.values()), plan.clip_mode, say)
         for w in writers.values():
             w.finish(scale)  # every encoder flushed, closed and verified ...
-        if fmt.name == STEMS_FORMAT:
-            (dest,) = destinations.values()
+        if plan.slots is not None:
+            (dest,) = plan.destinations.values()
             return [
                 write_stems_file(
                     dest,
                     [w.temp for w in writers.values()],
                     frames,
-                    codec=stem_codec,
-                    bitrate=bits,
-                    bit_depth=bit_depth or 24,
+                    codec=plan.stem_codec,
+                    bitrate=plan.bitrate,
+                    bit_depth=plan.bit_depth or 24,
                     tags=stem_tags(source.tags, track_name(path), None),
                 )
             ]

@@ -60,7 +60,7 @@ def test_the_app_brings_the_default_model_and_offers_every_plugin_as_an_extra() 
     assert all(
         extra == [f"splifft-plugin-{name}==0.1.0"]
         for name, extra in extras.items()
-        if name not in ("all", "dev", "serve")
+        if name not in ("all", "dev", "serve", "ray")
     )
     assert all(
         d.split(">=")[0] in ("fastapi", "uvicorn", "python-multipart") for d in extras["serve"]

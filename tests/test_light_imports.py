@@ -47,7 +47,8 @@ def test_help_is_light() -> None:
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
         "assert 'rich' not in sys.modules, 'rich was imported'\n"
-        "assert 'fastapi' not in sys.modules and 'uvicorn' not in sys.modules, 'the web app loaded'"
+        "assert 'fastapi' not in sys.modules and 'uvicorn' not in sys.modules, 'the web app loaded'\n"
+        "assert 'ray' not in sys.modules and 'fsspec' not in sys.modules, 'batch loaded Ray'"
     )
 
 

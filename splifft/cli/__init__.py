@@ -19,7 +19,17 @@ from splifft.cli import render
 from splifft_core import __version__
 from splifft_core.errors import SplifftError
 
-SUBCOMMANDS = ("run", "serve", "plugins", "models", "config", "eval", "ensemble", "new_plugin")
+SUBCOMMANDS = (
+    "run",
+    "batch",
+    "serve",
+    "plugins",
+    "models",
+    "config",
+    "eval",
+    "ensemble",
+    "new_plugin",
+)
 """Modules of `splifft.cli` that register subcommands, in help order."""
 
 

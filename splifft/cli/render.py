@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -172,3 +172,18 @@ def chunks(name: str, quiet: bool = False) -> Iterator[ProgressCallback | None]:
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+@contextlib.contextmanager
+def counter(
+    name: str, quiet: bool = False
+) -> Iterator[tuple[Callable[[], None], Callable[[int], None]]]:
+    """A bar counting items done (a batch's tracks): `(advance, set_total)`."""
+    if not _showing(quiet):
+        yield (lambda: None), (lambda total: None)
+        return
+    from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+    with _progress(MofNCompleteColumn(), TimeRemainingColumn()) as progress:
+        task = progress.add_task(name, total=None)
+        yield (lambda: progress.advance(task)), (lambda total: progress.update(task, total=total))

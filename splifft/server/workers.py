@@ -48,16 +48,6 @@ Runner = Callable[[Job, JobStore, str, Loaded, Callable[[], None]], list[StemFil
 `ServerStopping` when the job must stop (call it between blocks)."""
 
 
-def load_separator(model: str, device: str, notify: Callable[[str], None]) -> Any:
-    """A `Separator` (or an `EnsembleSeparator` for a preset) on `device`."""
-    import splifft_core.api as api
-    from splifft_core.registry import resolve_manifest
-
-    if resolve_manifest(model).manifest.ensemble is not None:
-        return api.load_ensemble(model, device=device, notify=notify)
-    return api.load(model, device=device, notify=notify)
-
-
 def separate_job(
     job: Job, store: JobStore, device: str, loaded: Loaded, check: Callable[[], None]
 ) -> list[StemFile]:
@@ -65,7 +55,11 @@ def separate_job(
     warnings: list[str] = []
     if loaded.model != job.model:
         loaded.model, loaded.separator = None, None  # free the old model before the new one
-        loaded.separator = load_separator(job.model, device, lambda line: log.info("%s", line))
+        import splifft_core.api as api
+
+        loaded.separator = api.load_separator(
+            job.model, device=device, notify=lambda line: log.info("%s", line)
+        )
         loaded.model = job.model
     check()
     store.update(job.id, stage="separating", progress=0.0, persist=False)
