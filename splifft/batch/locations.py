@@ -117,7 +117,7 @@ def _list_file(path: Path) -> list[str]:
 
 def collect_inputs(specs: list[str], output: str | None = None) -> list[BatchInput]:
     """Every track the specs name, in order, each once (see the module's note)."""
-    from splifft.cli.run import collect_inputs as collect_local
+    from splifft.inputs import collect_inputs as collect_local
 
     exts = _audio_extensions()
     found: dict[str, BatchInput] = {}
