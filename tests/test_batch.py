@@ -129,6 +129,9 @@ def test_a_bad_file_fails_alone_and_is_retried(
     assert failed["input"] == str(bad) and failed["error"].startswith(str(bad))
     assert not (out / "broken").exists()
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+    fresh = tmp_path / "never-made"
+    assert main(["batch", str(inputs), "-o", str(fresh), "-m", MODEL, "--dry-run"]) == 0
+    assert not fresh.exists() and len(capsys.readouterr().out.splitlines()) == 6
     assert main(["batch", str(inputs), "-o", str(out), "-m", MODEL, "--dry-run"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert f"retry\t{bad}" in listed and sum(line.startswith("skip\t") for line in listed) == 5

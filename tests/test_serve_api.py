@@ -22,6 +22,7 @@ from splifft.server.app import ServerConfig, create_app, session_value
 from splifft.server.jobs import Job, JobStore, Retention, display_name
 from splifft.server.workers import Loaded, separate_job
 from splifft_core.plugins import PluginHost
+from tests.hub_server import StandInHub
 
 TOKEN = "studio-token-123456"
 MODEL = "probe-test-a"
@@ -635,3 +636,47 @@ def test_serve_options_make_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert config.retention == Retention(max_age_s=2 * 86400, max_bytes=500 * 1024**2)
     assert config.cors == ("https://studio.example",)
+
+
+def test_a_first_job_downloads_the_weights_with_progress(
+    plugin_host: Callable[..., PluginHost],
+    hub: StandInHub,
+    jobs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.fake_plugins import identity
+    from tests.hub_server import gain_weights, identity_manifest, sha256, write_user_manifest
+
+    plugin_host(identity)
+    weights = gain_weights((0.5, 0.25))
+    hub.commit("org/gain", {"model.ckpt": weights})
+    resource = {"kind": "hf", "repo_id": "org/gain", "filename": "model.ckpt"}
+    pinned = {**resource, "sha256": sha256(weights), "size": len(weights)}
+    manifest = identity_manifest("identity-test-hub", [pinned])
+    manifest.pop("plugin")
+    write_user_manifest(manifest)
+    stages: list[str] = []
+    update = JobStore.update
+
+    def record(self: JobStore, job_id: str, **changes: Any) -> Job:
+        if "stage" in changes:
+            stages.append(changes["stage"])
+        return update(self, job_id, **changes)
+
+    monkeypatch.setattr(JobStore, "update", record)
+    with client_for(ServerConfig(jobs_dir=jobs_dir, devices=("cpu",))) as client:
+        (row,) = client.get("/api/models", params={"q": "identity-test-hub"}).json()
+        assert (row["cached"], row["size"]) == (False, len(weights))
+        data = song_bytes(1.0)
+        job = submit(client, data, model="identity-test-hub").json()
+        done = wait_for(client, job["id"], "done", "failed")
+        assert done["state"] == "done", done
+        assert "downloading model.ckpt" in stages
+        assert stages.index("downloading model.ckpt") < stages.index("separating")
+        (row,) = client.get("/api/models", params={"q": "identity-test-hub"}).json()
+        assert row["cached"]
+        mixture, _ = sf.read(io.BytesIO(data))
+        for stem, gain in (("vocals", 0.5), ("drums", 0.25)):
+            (view,) = [s for s in done["stems"] if s["stem"] == stem]
+            served, _ = sf.read(io.BytesIO(client.get(view["url"]).content))
+            np.testing.assert_allclose(served, gain * mixture, atol=2e-6)  # 24-bit FLAC

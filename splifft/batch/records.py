@@ -83,8 +83,6 @@ class Output:
         self.remote = is_uri(location)
         if self.remote:
             self.fs, self.root = filesystem(self.location)
-        else:
-            Path(location).mkdir(parents=True, exist_ok=True)
 
     def join(self, relative: str) -> str:
         if self.remote:

@@ -147,7 +147,8 @@ class JobView(View):
     """The stems' file format."""
     state: JobState
     stage: str
-    """What it does now: `queued`, `loading model`, `separating`, `writing`, `cancelling`, or
+    """What it does now: `queued`, `downloading FILE` (a model's first job), `loading model`,
+    `separating`, `writing`, `cancelling`, or
     its end state."""
     progress: float
     """0 to 1."""

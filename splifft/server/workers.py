@@ -48,6 +48,17 @@ Runner = Callable[[Job, JobStore, str, Loaded, Callable[[], None]], list[StemFil
 `ServerStopping` when the job must stop (call it between blocks)."""
 
 
+def release_device_memory() -> None:
+    """Hand a dropped model's GPU memory back (torch's caching allocator keeps it otherwise)."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def separate_job(
     job: Job, store: JobStore, device: str, loaded: Loaded, check: Callable[[], None]
 ) -> list[StemFile]:
@@ -55,11 +66,20 @@ def separate_job(
     warnings: list[str] = []
     if loaded.model != job.model:
         loaded.model, loaded.separator = None, None  # free the old model before the new one
+        release_device_memory()
         import splifft_core.api as api
 
+        def on_download(filename: str, done: int, total: int | None) -> None:
+            fraction = min(done / total, 1.0) if total else 0.0
+            store.update(job.id, stage=f"downloading {filename}", progress=fraction, persist=False)
+
         loaded.separator = api.load_separator(
-            job.model, device=device, notify=lambda line: log.info("%s", line)
+            job.model,
+            device=device,
+            notify=lambda line: log.info("%s", line),
+            on_download=on_download,
         )
+        store.update(job.id, stage="loading model", progress=0.0, persist=False)
         loaded.model = job.model
     check()
     store.update(job.id, stage="separating", progress=0.0, persist=False)
