@@ -12,6 +12,8 @@ leaves the destination as it was and no temporary file behind.
   stem writers of one separation are committed together once every stem is done);
 - [temporary_file][splifft_core.atomic.temporary_file]: a uniquely named scratch file that is
   removed at the latest when the process exits;
+- [remove_stale_temporaries][splifft_core.atomic.remove_stale_temporaries]: what a killed
+  process left beside a destination (a batch's rerun clears it);
 - [cannot_write][splifft_core.atomic.cannot_write]: the one-line message for a write that failed
   (`PATH: cannot write WHAT (Read-only file system)`), naming a file that is in the way of a folder;
 - [read_regular_text][splifft_core.atomic.read_regular_text]: the reading side, for the files
@@ -84,6 +86,14 @@ def create_temp(destination: Path, suffix: str = TEMP_SUFFIX) -> Path:
     folder = destination.parent
     folder.mkdir(parents=True, exist_ok=True)
     return _new_file(folder, f".{destination.name}.", suffix)
+
+
+def remove_stale_temporaries(destination: Path) -> None:
+    """Remove the temporary files of `destination` that a killed process left behind (one
+    killed with SIGKILL runs no cleanup). Only for a destination nothing else is writing now:
+    a rerun of a batch over its own outputs."""
+    for stale in destination.parent.glob(f".{destination.name}.*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
 
 
 def temporary_file(prefix: str, suffix: str, folder: Path | None = None) -> Path:

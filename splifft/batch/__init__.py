@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,41 +81,22 @@ class BatchOptions:
     clip_mode: str = "rescale"
 
     def settings(self, model: str) -> dict[str, Any]:
-        """What shapes the outputs: a changed value makes done tracks run again."""
-        return {
-            "model": model,
-            "stems": list(self.stems) if self.stems else None,
-            "format": self.file_format,
-            "bit_depth": self.bit_depth,
-            "bitrate": self.bitrate,
-            "filename": self.filename,
-            "chunk_size": self.chunk_size,
-            "overlap_ratio": self.overlap_ratio,
-            "batch_size": self.batch_size,
-            "precision": self.precision,
-            "tta": self.tta,
-            "clip_mode": self.clip_mode,
-        }
+        """What shapes the outputs (every field but the device, the model resolved): a changed
+        value makes done tracks run again."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "device"}
+        return {**values, "model": model}
 
     def load_options(self) -> dict[str, Any]:
-        return {
-            "device": self.device,
-            "chunk_size": self.chunk_size,
-            "overlap_ratio": self.overlap_ratio,
-            "batch_size": self.batch_size,
-            "precision": self.precision,
-            "tta": self.tta,
-        }
+        """`api.load`'s keywords."""
+        return {name: getattr(self, name) for name in LOAD_FIELDS}
 
     def file_options(self) -> dict[str, Any]:
-        return {
-            "filename": self.filename,
-            "file_format": self.file_format,
-            "bit_depth": self.bit_depth,
-            "bitrate": self.bitrate,
-            "stems": list(self.stems) if self.stems else None,
-            "clip_mode": self.clip_mode,
-        }
+        """`plan_track`'s (and `separate_file`'s) keywords."""
+        return {name: getattr(self, name) for name in FILE_FIELDS}
+
+
+LOAD_FIELDS = ("device", "chunk_size", "overlap_ratio", "batch_size", "precision", "tta")
+FILE_FIELDS = ("filename", "file_format", "bit_depth", "bitrate", "stems", "clip_mode")
 
 
 @dataclass
@@ -180,9 +161,9 @@ def plan_batch(inputs: Sequence[str], output: str, options: BatchOptions) -> Bat
     pending: list[BatchInput] = []
     retried: set[str] = set()
     for item in items:
-        if out.is_done(item, marker):
-            continue
         record = out.record(item)
+        if out.is_done(item, record, marker):
+            continue
         if record is not None and record.state == "failed":
             retried.add(item.key)
         pending.append(item)
@@ -288,15 +269,63 @@ def failed_track(
     return record
 
 
-def remove_stale_parts(plan: Any) -> None:
-    """Temporary files an earlier, killed run left beside this track's outputs (a process
-    killed with SIGKILL cleans nothing up); no stem is ever visible under its own name before
-    it is complete, but its `.part` file would stay behind."""
-    from splifft_core.atomic import TEMP_SUFFIX
+def quiet(line: str) -> None:
+    """The engine's one-line notes (a stem rescaled, …) are not printed per track in a batch."""
 
-    for destination in plan.destinations.values():
-        for stale in destination.parent.glob(f".{destination.name}.*{TEMP_SUFFIX}"):
-            stale.unlink(missing_ok=True)
+
+@dataclass
+class Track:
+    """One track on its way through a batch: its local file, plan and what it holds."""
+
+    item: BatchInput
+    started: float = field(default_factory=time.monotonic)
+    local: Path | None = None
+    plan: Any = None
+    """Its `splifft_core.separator.TrackPlan`."""
+    staging: Path | None = None
+    """Where the stems are written first when the output is remote (uploaded from there)."""
+    held: Any = None
+    """The decoded track (`splifft_core.separator.HeldSource`), for one short enough to hold."""
+    source: Any = None
+    """The open `FileSource` of a track too long to hold: the model's stage streams it."""
+    error: Exception | None = None
+    context: contextlib.ExitStack[bool | None] = field(default_factory=contextlib.ExitStack)
+    """Closes the local copy, the staging folder and the source once the track is written."""
+
+
+def prepare_track(
+    separator: Any, item: BatchInput, output: Output, options: BatchOptions, scratch: Path
+) -> Track:
+    """Fetch (object storage), plan the outputs (as `splifft run`) and remove the temporary
+    files a killed earlier run left beside them."""
+    from splifft_core.atomic import remove_stale_temporaries
+    from splifft_core.separator import plan_track
+
+    track = Track(item)
+    track.local = track.context.enter_context(local_input(item, scratch))
+    if output.remote:
+        track.staging = Path(tempfile.mkdtemp(dir=scratch))
+        track.context.callback(shutil.rmtree, track.staging, True)
+    track.plan = plan_track(
+        separator,
+        track.local,
+        track_folder(output, item, track.staging),
+        protected=[track.local],
+        **options.file_options(),
+    )
+    for destination in track.plan.destinations.values():
+        remove_stale_temporaries(destination)
+    return track
+
+
+def separate_streamed(separator: Any, track: Track, source: Any) -> tuple[list[Path], float]:
+    """The track through the engine block by block, as `splifft run` does; its stems and its
+    seconds of audio."""
+    from splifft_core.separator import write_track
+
+    blocks = separator.stream(source, stems=track.plan.requested)
+    written = write_track(separator, track.plan, source, blocks, notify=quiet)
+    return written, source.info.frames / source.info.sample_rate
 
 
 def separate_track(
@@ -307,41 +336,17 @@ def separate_track(
     settings: str,
     scratch: Path,
 ) -> TrackRecord:
-    """One track, streamed (`separate_file`, as `splifft run`), recorded; never raises for the
-    track's own errors."""
-    from splifft_core.audio import probe
-
-    started = time.monotonic()
-    local: Path | None = None
+    """One track, streamed, recorded; never raises for the track's own errors."""
+    track = Track(item)
     try:
-        with local_input(item, scratch) as local:
-            staging = Path(tempfile.mkdtemp(dir=scratch)) if output.remote else None
-            try:
-                from splifft_core.separator import plan_track
-
-                folder = track_folder(output, item, staging)
-                remove_stale_parts(
-                    plan_track(
-                        separator, local, folder, protected=[local], **options.file_options()
-                    )
-                )
-                written = separator.separate_file(
-                    local,
-                    folder,
-                    protected=[local],
-                    notify=lambda line: None,
-                    **options.file_options(),
-                )
-                info = probe(local)
-                return finish_track(
-                    output, item, written, staging, settings,
-                    info.frames / info.sample_rate, started,
-                )  # fmt: skip
-            finally:
-                if staging is not None:
-                    shutil.rmtree(staging, ignore_errors=True)
+        track = prepare_track(separator, item, output, options, scratch)
+        with track.context, track.plan.open_source(separator, notify=quiet) as source:
+            written, seconds = separate_streamed(separator, track, source)
+            return finish_track(
+                output, item, written, track.staging, settings, seconds, track.started
+            )
     except Exception as exc:  # the track's own failure: recorded, the batch goes on
-        return failed_track(output, item, exc, local, settings)
+        return failed_track(output, item, exc, track.local, settings)
 
 
 # -- the local pipeline ----------------------------------------------------------------------
@@ -355,20 +360,6 @@ def background_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
-@dataclass
-class Decoded:
-    item: BatchInput
-    local: Path | None = None
-    plan: Any = None
-    held: Any = None
-    """The decoded track (`splifft_core.separator.HeldSource`), unless it streams."""
-    error: BaseException | None = None
-    context: contextlib.ExitStack[bool | None] = field(default_factory=contextlib.ExitStack)
-    staging: Path | None = None
-    """Where the stems are written first when the output is remote (uploaded from there)."""
-    started: float = 0.0
-
-
 def run_pipeline(
     separator: Any,
     items: list[BatchInput],
@@ -380,10 +371,10 @@ def run_pipeline(
     hold_seconds: float = HOLD_SECONDS,
 ) -> list[TrackRecord]:
     """Decode, separate and write overlapped (see the module's note); one record per item."""
-    from splifft_core.separator import hold, plan_track, write_track
+    from splifft_core.separator import hold, write_track
 
-    decoded: queue.Queue[Decoded | None] = queue.Queue(maxsize=1)
-    separated: queue.Queue[tuple[Decoded, list[Any]] | None] = queue.Queue(maxsize=1)
+    decoded: queue.Queue[Track | None] = queue.Queue(maxsize=1)
+    separated: queue.Queue[tuple[Track, Any] | None] = queue.Queue(maxsize=1)
     records: list[TrackRecord] = []
     stop = threading.Event()
 
@@ -393,79 +384,63 @@ def run_pipeline(
             for item in items:
                 if stop.is_set():
                     return
-                job = Decoded(item, started=time.monotonic())
+                track = Track(item)
                 try:
-                    job.local = job.context.enter_context(local_input(item, scratch))
-                    if output.remote:
-                        job.staging = Path(tempfile.mkdtemp(dir=scratch))
-                        job.context.callback(shutil.rmtree, job.staging, True)
-                    job.plan = plan_track(
-                        separator,
-                        job.local,
-                        track_folder(output, item, job.staging),
-                        protected=[job.local],
-                        **options.file_options(),
-                    )
-                    remove_stale_parts(job.plan)
-                    from splifft_core.audio import probe
-
-                    info = probe(job.local)
-                    if info.frames / info.sample_rate <= hold_seconds:
-                        with job.plan.open_source(separator, notify=lambda line: None) as source:
-                            job.held = hold(source)
+                    track = prepare_track(separator, item, output, options, scratch)
+                    source = track.plan.open_source(separator, notify=quiet)
+                    if source.length <= hold_seconds * separator.sample_rate:
+                        with source:
+                            track.held = hold(source)
+                    else:
+                        track.source = track.context.enter_context(source)
                 except Exception as exc:  # the track's own failure, reported in order
-                    job.error = exc
-                decoded.put(job)
+                    track.error = exc
+                decoded.put(track)
         finally:
             decoded.put(None)
 
     def write() -> None:
         background_priority()
         while (entry := separated.get()) is not None:
-            job, blocks = entry
-            record = write_one(job, blocks)
+            track, result = entry
+            record = write_one(track, result)
             records.append(record)
             on_record(record)
 
-    def write_one(job: Decoded, blocks: list[Any]) -> TrackRecord:
-        item = job.item
+    def write_one(track: Track, result: Any) -> TrackRecord:
+        """`result`: a held track's separated blocks, or a streamed one's (stems, seconds)."""
         try:
-            if job.error is not None:
-                raise job.error
-            if job.held is not None:
-                written = write_track(
-                    separator, job.plan, job.held, blocks, notify=lambda line: None
-                )
-                seconds = job.held.info.frames / job.held.info.sample_rate
-            else:  # a long track: the model's stage streamed it, `blocks` is its files
-                written, seconds = blocks
-            return finish_track(output, item, written, job.staging, settings, seconds, job.started)
+            if track.error is not None:
+                raise track.error
+            if track.held is not None:
+                written = write_track(separator, track.plan, track.held, result, notify=quiet)
+                seconds = track.held.info.frames / track.held.info.sample_rate
+            else:
+                written, seconds = result
+            return finish_track(
+                output, track.item, written, track.staging, settings, seconds, track.started
+            )
         except Exception as exc:
-            return failed_track(output, item, exc, job.local, settings)
+            return failed_track(output, track.item, exc, track.local, settings)
         finally:
-            job.context.close()
+            track.context.close()
 
     reader = threading.Thread(target=read, name="splifft-batch-read", daemon=True)
     writer = threading.Thread(target=write, name="splifft-batch-write", daemon=True)
     reader.start()
     writer.start()
     try:
-        while (job := decoded.get()) is not None:
-            blocks: Any = []
-            if job.error is None:
+        while (track := decoded.get()) is not None:
+            result: Any = None
+            if track.error is None:
                 try:
-                    if job.held is not None:
-                        blocks = [
-                            (offset, {s: b.clone() for s, b in by_stem.items()})
-                            for offset, by_stem in separator.stream(
-                                job.held, stems=job.plan.requested
-                            )
-                        ]
-                    else:
-                        blocks = stream_long_track(separator, job, output, options)
+                    if track.held is not None:  # the engine's blocks are fresh tensors: no copy
+                        result = list(separator.stream(track.held, stems=track.plan.requested))
+                    else:  # too long to hold: streamed here, written as it goes
+                        result = separate_streamed(separator, track, track.source)
                 except Exception as exc:
-                    job.error = exc
-            separated.put((job, blocks))
+                    track.error = exc
+            separated.put((track, result))
     finally:
         stop.set()
         with contextlib.suppress(queue.Empty):
@@ -475,22 +450,6 @@ def run_pipeline(
         writer.join()
         reader.join(5)
     return records
-
-
-def stream_long_track(
-    separator: Any, job: Decoded, output: Output, options: BatchOptions
-) -> tuple[list[Path], float]:
-    """A track too long to hold: `separate_file` streams it (into staging when remote)."""
-    from splifft_core.audio import probe
-
-    assert job.local is not None
-    folder = track_folder(output, job.item, job.staging)
-    written = separator.separate_file(
-        job.local, folder, protected=[job.local], notify=lambda line: None,
-        **options.file_options(),
-    )  # fmt: skip
-    info = probe(job.local)
-    return written, info.frames / info.sample_rate
 
 
 # -- the entry point -------------------------------------------------------------------------

@@ -132,9 +132,9 @@ class Output:
     def save_record(self, record: TrackRecord) -> None:
         self.write_text(f"{RECORDS}/{record.key}.json", record.model_dump_json(indent=1))
 
-    def is_done(self, item: BatchInput, settings: str) -> bool:
-        """A done record for these settings and this input, every output still there."""
-        record = self.record(item)
+    def is_done(self, item: BatchInput, record: TrackRecord | None, settings: str) -> bool:
+        """`record` (the item's) is done, for these settings and this input, and every output
+        is still there."""
         if record is None or record.state != "done" or record.fingerprint != settings:
             return False
         size, mtime = input_stat(item)

@@ -172,7 +172,7 @@ def _members(manifest: Any, ctx: Context) -> list[ManifestEntry]:
         return []
 
 
-def _installed(manifest: Any, ctx: Context) -> bool:
+def plugin_installed(manifest: Any, ctx: Context) -> bool:
     """Its architecture's plugin is installed; for an ensemble preset, every member's."""
     if manifest.ensemble is None:
         return bool(manifest.architecture in ctx.architectures)
@@ -224,7 +224,7 @@ def model_row(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
         "size": sum(s for s in sizes if s is not None) if sizes and None not in sizes else None,
         "metrics": manifest.metrics,
         "plugin": _plugin_of(entry, ctx),
-        "plugin_installed": _installed(manifest, ctx),
+        "plugin_installed": plugin_installed(manifest, ctx),
         "ensemble": _ensemble_text(manifest),
         "source": entry.source,
         "license": manifest.license,
@@ -350,7 +350,7 @@ def info_dict(entry: ManifestEntry, ctx: Context) -> dict[str, Any]:
         "description": manifest.description,
         "manifest": {"source": entry.source, "origin": entry.origin},
         "plugin": _plugin_of(entry, ctx),
-        "plugin_installed": _installed(manifest, ctx),
+        "plugin_installed": plugin_installed(manifest, ctx),
         "ensemble": _ensemble_text(manifest),
         "license": manifest.license,
         "authors": manifest.authors,

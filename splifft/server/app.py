@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import re
 import time
@@ -230,8 +229,10 @@ class Guard:
 
     OPEN_PATHS = frozenset({"/login", "/assets/app.css"})
 
-    def __init__(self, app: Any, token: str | None) -> None:
+    def __init__(self, app: Any, token: str | None, api: FastAPI) -> None:
         self.app = app
+        self.api = api
+        """The FastAPI app inside (its OpenAPI schema, its state)."""
         self.token = token
         self.session = session_value(token) if token else None
 
@@ -333,9 +334,9 @@ class Catalogue:
             raise UploadError(
                 400, f"model {identifier!r} is a {manifest.task} model: jobs separate stems"
             )
-        from splifft.cli.models import model_row
+        from splifft.cli.models import plugin_installed
 
-        if not model_row(entry, ctx)["plugin_installed"]:
+        if not plugin_installed(manifest, ctx):
             raise UploadError(
                 400, f"model {identifier!r}: its plugin is not installed on this server"
             )
@@ -397,7 +398,7 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def create_app(config: ServerConfig = ServerConfig(), runner: Runner = separate_job) -> Any:
+def create_app(config: ServerConfig = ServerConfig(), runner: Runner = separate_job) -> Guard:
     """The ASGI application (FastAPI inside the `Guard` middleware)."""
     store = JobStore(jobs_folder(config), config.retention)
     service = Service(config, store, Workers(store, config.devices, runner))
@@ -746,9 +747,7 @@ def create_app(config: ServerConfig = ServerConfig(), runner: Runner = separate_
             allow_headers=["Authorization", "Content-Type", "Range"],
             expose_headers=["Content-Range", "Content-Disposition", "Location"],
         )
-    guarded = Guard(app, config.token)
-    guarded.api = api  # type: ignore[attr-defined]  # tests and the docs reach the FastAPI app
-    return guarded
+    return Guard(app, config.token, api)
 
 
 def _track(job: Job) -> str:
@@ -820,5 +819,5 @@ def openapi_schema() -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(ServerConfig(jobs_dir=Path(folder)))
-        schema: dict[str, Any] = json.loads(json.dumps(app.api.openapi()))
+        schema: dict[str, Any] = app.api.openapi()
     return schema

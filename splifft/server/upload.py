@@ -41,6 +41,109 @@ def boundary_of(content_type: str | None) -> bytes:
     return options[b"boundary"]
 
 
+class _FormReader:
+    """python-multipart's callbacks: the file part to disk, text fields kept (small)."""
+
+    def __init__(
+        self,
+        destination: Path,
+        file_field: str,
+        on_file: Callable[[dict[str, str]], None] | None,
+    ) -> None:
+        self.destination = destination
+        self.file_field = file_field
+        self.on_file = on_file
+        self.upload = Upload()
+        self.errors: list[UploadError] = []
+        self.ended = False
+        self.headers: dict[bytes, bytes] = {}
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.part_name: str | None = None
+        self.part_value = bytearray()
+        self.file: IO[bytes] | None = None
+        """The open file while its part streams."""
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_end": self.on_end,
+        }
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    def on_part_begin(self) -> None:
+        self.headers.clear()
+        self.part_name, self.part_value = None, bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[bytes(self.header_field).lower()] = bytes(self.header_value)
+        self.header_field, self.header_value = bytearray(), bytearray()
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        upload = self.upload
+        self.part_name = name
+        if name == self.file_field and filename is not None:
+            if upload.path is not None:
+                self.errors.append(UploadError(400, "one file per job: send several jobs"))
+                return
+            upload.file_name = filename.decode("utf-8", "replace")
+            if self.on_file is not None and upload.fields:
+                try:
+                    self.on_file(dict(upload.fields))
+                except UploadError as exc:
+                    self.errors.append(exc)
+                    return
+            upload.path = self.destination
+            self.file = self.destination.open("xb")
+        elif filename is not None:
+            self.errors.append(
+                UploadError(400, f"unexpected file field {name!r} (use {self.file_field!r})")
+            )
+        elif len(upload.fields) >= MAX_FIELDS:
+            self.errors.append(UploadError(400, "too many form fields"))
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.errors:
+            return
+        chunk = data[start:end]
+        if self.file is not None:
+            self.file.write(chunk)
+            self.upload.size += len(chunk)
+            return
+        self.part_value += chunk
+        if len(self.part_value) > MAX_FIELD_BYTES:
+            self.errors.append(UploadError(400, f"form field {self.part_name!r} is too long"))
+
+    def on_part_end(self) -> None:
+        if self.file is not None:
+            self.close()
+        elif self.part_name and not self.errors:
+            self.upload.fields[self.part_name] = self.part_value.decode("utf-8", "replace")
+        self.part_name = None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 async def receive_upload(
     content_type: str | None,
     content_length: str | None,
@@ -66,90 +169,8 @@ async def receive_upload(
             raise UploadError(400, "Content-Length is not a number") from None
         if declared > max_bytes:
             raise UploadError(413, f"upload too large: {declared} bytes, the limit is {max_bytes}")
-    upload = Upload()
-    state: dict[str, object] = {"name": None, "filename": None, "value": bytearray()}
-    header: dict[str, bytearray] = {"field": bytearray(), "value": bytearray()}
-    headers: dict[bytes, bytes] = {}
-    out: list[IO[bytes]] = []
-    errors: list[UploadError] = []
-
-    def on_end() -> None:
-        state["ended"] = True
-
-    def on_part_begin() -> None:
-        headers.clear()
-        state.update(name=None, filename=None, value=bytearray())
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        headers[bytes(header["field"]).lower()] = bytes(header["value"])
-        header["field"], header["value"] = bytearray(), bytearray()
-
-    def on_headers_finished() -> None:
-        _, options = parse_options_header(headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        filename = options.get(b"filename")
-        state["name"] = name
-        if name == file_field and filename is not None:
-            if upload.path is not None:
-                errors.append(UploadError(400, "one file per job: send several jobs"))
-                return
-            upload.file_name = filename.decode("utf-8", "replace")
-            if on_file is not None and upload.fields:
-                try:
-                    on_file(dict(upload.fields))
-                except UploadError as exc:
-                    errors.append(exc)
-                    return
-            upload.path = destination
-            out.append(destination.open("xb"))
-            state["filename"] = upload.file_name
-        elif filename is not None:
-            errors.append(UploadError(400, f"unexpected file field {name!r} (use {file_field!r})"))
-        elif len(upload.fields) >= MAX_FIELDS:
-            errors.append(UploadError(400, "too many form fields"))
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if errors:
-            return
-        chunk = data[start:end]
-        if state["filename"] is not None:
-            out[-1].write(chunk)
-            upload.size += len(chunk)
-            return
-        value = state["value"]
-        assert isinstance(value, bytearray)
-        value += chunk
-        if len(value) > MAX_FIELD_BYTES:
-            errors.append(UploadError(400, f"form field {state['name']!r} is too long"))
-
-    def on_part_end() -> None:
-        if state["filename"] is not None:
-            out[-1].close()
-        elif state["name"] and not errors:
-            value = state["value"]
-            assert isinstance(value, bytearray)
-            upload.fields[str(state["name"])] = value.decode("utf-8", "replace")
-        state.update(name=None, filename=None)
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_end": on_end,
-        },
-    )
+    form = _FormReader(destination, file_field, on_file)
+    parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     received = 0
     try:
         async for chunk in body:
@@ -160,17 +181,16 @@ async def receive_upload(
                 parser.write(chunk)
             except Exception as exc:  # python-multipart's parse errors
                 raise UploadError(400, f"malformed multipart form: {exc}") from None
-            if errors:
-                raise errors[0]
+            if form.errors:
+                raise form.errors[0]
         try:
             parser.finalize()
         except Exception as exc:
             raise UploadError(400, f"malformed multipart form: {exc}") from None
     finally:
-        for f in out:
-            f.close()
-    if errors:
-        raise errors[0]
-    if not state.get("ended"):
+        form.close()
+    if form.errors:
+        raise form.errors[0]
+    if not form.ended:
         raise UploadError(400, "the upload was cut short (no closing multipart boundary)")
-    return upload
+    return form.upload
