@@ -231,20 +231,15 @@ def finish_track(
         files.append(OutputFile(path=relative, sha256=sha256_file(path), size=path.stat().st_size))
         if output.remote:
             output.upload(path, relative)
-    size, mtime = input_stat(item)
-    record = TrackRecord(
-        input=item.location,
-        key=item.key,
+    return save_record(
+        output,
+        item,
+        settings,
         state="done",
         outputs=files,
         audio_seconds=audio_seconds,
         wall_seconds=time.monotonic() - started,
-        input_size=size,
-        input_mtime_ns=mtime,
-        fingerprint=settings,
     )
-    output.save_record(record)
-    return record
 
 
 def failed_track(
@@ -255,15 +250,19 @@ def failed_track(
         message = f"{type(error).__name__}: {message}"
     if local is not None and str(local) != item.location:
         message = message.replace(str(local), item.location)
+    return save_record(output, item, settings, state="failed", error=message)
+
+
+def save_record(output: Output, item: BatchInput, settings: str, **fields: Any) -> TrackRecord:
+    """Write a track's record, with what its input is now (size, mtime) and the settings."""
     size, mtime = input_stat(item)
     record = TrackRecord(
         input=item.location,
         key=item.key,
-        state="failed",
-        error=message,
         input_size=size,
         input_mtime_ns=mtime,
         fingerprint=settings,
+        **fields,
     )
     output.save_record(record)
     return record
