@@ -1,4 +1,4 @@
-"""Linear layers through oneDNN's matmul on x86 CPUs.
+"""Linear layers through oneDNN's matmul on x86 CPUs; channels-last convolution helpers.
 
 PyTorch runs a float32 `F.linear` on CPU through MKL's sgemm, which takes a narrower code path
 on non-Intel processors; oneDNN's matmul (`torch.ops.mkldnn._linear_pointwise`, the kernel
@@ -154,3 +154,80 @@ def use_plain_linear(module: nn.Module) -> None:
 
     module.register_forward_pre_hook(enter)
     module.register_forward_hook(leave, always_call=True)
+
+
+# Channels-last convolution helpers. A `(b, c, h, w)` tensor stored channels-last is a
+# `(b, h, w, c)` matrix of pixels: a 1×1 convolution is then one matmul over the channels, and
+# oneDNN's channels-last convolution, batch-norm and resize kernels need no layout reorders. On
+# the HyperACE heads' grids this ran the 1×1 convolutions 1.2–6× and the instance norms with
+# their SiLU 2–7× faster than the same ops on NCHW tensors, with the same parameters.
+
+
+def channels_last(x: Tensor) -> Tensor:
+    """`x` stored channels-last (no copy when it already is)."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _is_pointwise(conv: nn.Conv2d) -> bool:
+    return (
+        conv.kernel_size == (1, 1)
+        and conv.stride == (1, 1)
+        and conv.padding in ((0, 0), "valid")
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+    )
+
+
+def pointwise_conv(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, *, residual: Tensor | None = None
+) -> Tensor:
+    """A 1×1 convolution (`weight` `(out, in)` or `(out, in, 1, 1)`) `+ residual`, as `linear`
+    over the channels of channels-last pixels; channels-last out."""
+    pixels = channels_last(x).permute(0, 2, 3, 1)
+    rows = None if residual is None else channels_last(residual).permute(0, 2, 3, 1)
+    out = linear(pixels, weight.flatten(1), bias, residual=rows)
+    return out.permute(0, 3, 1, 2)
+
+
+def conv2d(x: Tensor, conv: nn.Conv2d, *, residual: Tensor | None = None) -> Tensor:
+    """`conv(x) + residual`, channels-last in and out."""
+    if _is_pointwise(conv):
+        return pointwise_conv(x, conv.weight, conv.bias, residual=residual)
+    out: Tensor = conv(channels_last(x))
+    return out if residual is None else out + residual
+
+
+def linear_last_axis(x: Tensor, weight: Tensor, *, residual: Tensor | None = None) -> Tensor:
+    """`F.linear(x, weight) + residual` over the last axis of a `(b, c, h, w)` tensor,
+    channels-last out.
+
+    Channels-last, each pixel row is a `(w, c)` matrix: one batched matmul, no transposes.
+    """
+    batch, channels, h, w = x.shape
+    rows = channels_last(x).permute(0, 2, 3, 1).reshape(batch * h, w, channels)
+    shape = (batch, h, weight.shape[0], channels)
+    weights = weight.expand(batch * h, -1, -1)
+    if residual is None:
+        out = torch.bmm(weights, rows)
+    else:
+        base = channels_last(residual).permute(0, 2, 3, 1).reshape(batch * h, *shape[2:])
+        out = torch.baddbmm(base, weights, rows)
+    return out.view(shape).permute(0, 3, 1, 2)
+
+
+def instance_norm(
+    x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float, *, silu: bool = False
+) -> Tensor:
+    """`F.instance_norm(x, weight=…, bias=…, eps=…)` (then SiLU), channels-last in and out.
+
+    An instance's statistics are its batch statistics as a batch of one, so each item goes
+    through batch norm's channels-last kernel (`F.instance_norm` has none).
+    """
+    items = [
+        F.batch_norm(item, None, None, weight, bias, True, 0.0, eps)
+        for item in torch.split(channels_last(x), 1)
+    ]
+    out = items[0] if len(items) == 1 else torch.cat(items)
+    if silu:
+        out = F.silu(out, inplace=not torch.is_grad_enabled())
+    return out

@@ -163,3 +163,84 @@ def test_from_spec_applies_the_speed_ups_only_when_asked(
     calls.clear()
     Separator.from_spec(identity.IDENTITY, {"chunk_size": 256}, device="cpu")
     assert calls == []  # the settings are the defaults
+
+
+# Channels-last convolution helpers, against float64 NCHW references.
+
+
+def nchw64(x: torch.Tensor) -> torch.Tensor:
+    return x.double().contiguous()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.Conv2d(24, 40, 1, bias=False),
+        lambda: nn.Conv2d(24, 40, 1, bias=True),
+        lambda: nn.Conv2d(24, 40, 3, 1, 1, bias=False),
+        lambda: nn.Conv2d(24, 24, 3, (2, 1), 1, groups=24, bias=False),
+        lambda: nn.Conv2d(24, 40, 1, stride=2, bias=False),  # strided 1×1: a real convolution
+    ],
+)
+def test_conv2d_channels_last_matches_the_float64_convolution(batch: int, make: object) -> None:
+    torch.manual_seed(batch)
+    conv = make()  # type: ignore[operator]
+    x, residual = tensors((batch, 24, 37, 29), (batch, 40, 37, 29))
+    with torch.no_grad():
+        want = conv.double()(nchw64(x))
+        conv.float()
+        got = kernels.conv2d(x, conv)  # NCHW in: converted
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(got.double(), want, rtol=0, atol=1e-5 * float(want.abs().max()))
+        if want.shape == residual.shape:
+            summed = kernels.conv2d(x, conv, residual=residual)
+            torch.testing.assert_close(
+                summed.double(),
+                want + residual.double(),
+                rtol=0,
+                atol=1e-5 * float(want.abs().max()),
+            )
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_linear_last_axis_matches_f_linear(batch: int) -> None:
+    x, w, residual = tensors((batch, 12, 17, 96), (24, 96), (batch, 12, 17, 24))
+    want = F.linear(nchw64(x), w.double())
+    got = kernels.linear_last_axis(kernels.channels_last(x), w)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    scale = 2e-6 * float(want.abs().max())  # float32 rounding of 96-term sums
+    torch.testing.assert_close(got.double(), want, rtol=0, atol=scale)
+    summed = kernels.linear_last_axis(x, w, residual=residual)
+    torch.testing.assert_close(summed.double(), want + residual.double(), rtol=0, atol=scale)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("silu", [False, True])
+def test_instance_norm_is_per_item_and_channel(batch: int, silu: bool) -> None:
+    x, gamma, beta = tensors((batch, 16, 23, 41), (16,), (16,))
+    x = 3.0 * x + torch.arange(batch * 16.0).view(batch, 16, 1, 1)  # each instance its own mean
+    # by hand: mean and biased variance of each (item, channel) over its pixels, in float64
+    x64 = x.double()
+    mean = x64.mean(dim=(2, 3), keepdim=True)
+    var = x64.var(dim=(2, 3), keepdim=True, correction=0)
+    want = (x64 - mean) / torch.sqrt(var + 1e-8) * gamma.double().view(1, -1, 1, 1)
+    want = want + beta.double().view(1, -1, 1, 1)
+    if silu:
+        want = want * torch.sigmoid(want)
+    with torch.inference_mode():
+        got = kernels.instance_norm(x, gamma, beta, 1e-8, silu=silu)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got.double(), want, rtol=0, atol=2e-5 * float(want.abs().max()))
+
+
+def test_instance_norm_keeps_autograd() -> None:
+    (x,) = tensors((2, 8, 9, 11))
+    norm = nn.InstanceNorm2d(8, affine=True, eps=1e-5)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x.requires_grad_(True)
+    loss = kernels.instance_norm(x, norm.weight, norm.bias, norm.eps, silu=True).square().sum()
+    got_grad = torch.autograd.grad(loss, x)[0]
+    want_grad = torch.autograd.grad(F.silu(norm(x)).square().sum(), x)[0]
+    torch.testing.assert_close(got_grad, want_grad, rtol=1e-4, atol=1e-5)

@@ -8,6 +8,11 @@ band axis too in the two deepest stages and refines each pixel shuffle with TFC-
 
 Module names and nesting follow unwa's code, so that the published checkpoints load with
 `strict=True`; every module below holds exactly the parameters the checkpoint has for it.
+
+The forwards keep every activation channels-last (`splifft_core.kernels`): the heads' input, a
+permuted `(b, frames, bands, dim)` tensor, already is; 1×1 convolutions are matmuls over the
+channels and instance norms run through batch norm's channels-last kernel. The arithmetic is
+unwa's; only the memory layout and the kernels differ.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from splifft_core.kernels import (
+    channels_last,
+    conv2d,
+    instance_norm,
+    linear_last_axis,
+    pointwise_conv,
+)
 from splifft_plugin_roformer.network import MaskEstimator
 
 _EPS = 1e-8
@@ -27,6 +39,10 @@ _EPS = 1e-8
 
 def _norm(channels: int) -> nn.InstanceNorm2d:
     return nn.InstanceNorm2d(channels, affine=True, eps=_EPS)
+
+
+def _norm_silu(x: Tensor, norm: nn.InstanceNorm2d) -> Tensor:
+    return instance_norm(x, norm.weight, norm.bias, norm.eps, silu=True)
 
 
 def _resize(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -40,11 +56,9 @@ class Conv(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel, 1, kernel // 2, bias=False)
         self.bn = _norm(c_out)
-        self.act = nn.SiLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.act(self.bn(self.conv(x)))
-        return out
+        return _norm_silu(conv2d(x, self.conv), self.bn)
 
 
 class DSConv(nn.Module):
@@ -55,11 +69,17 @@ class DSConv(nn.Module):
         self.dwconv = nn.Conv2d(c_in, c_in, 3, stride, 1, groups=c_in, bias=False)
         self.pwconv = nn.Conv2d(c_in, c_out, 1, bias=False)
         self.bn = _norm(c_out)
-        self.act = nn.SiLU()
 
-    def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.act(self.bn(self.pwconv(self.dwconv(x))))
-        return out
+    def forward(self, x: Tensor, channel_order: Tensor | None = None) -> Tensor:
+        """`channel_order`: which output channels to compute, in this order."""
+        norm = self.bn
+        weight: Tensor = self.pwconv.weight
+        gamma: Tensor = norm.weight
+        beta: Tensor = norm.bias
+        if channel_order is not None:
+            weight, gamma, beta = weight[channel_order], gamma[channel_order], beta[channel_order]
+        out = pointwise_conv(conv2d(x, self.dwconv), weight)
+        return instance_norm(out, gamma, beta, norm.eps, silu=True)
 
 
 class DS_Bottleneck(nn.Module):  # noqa: N801 (the checkpoint's name)
@@ -157,9 +177,11 @@ class AdaptiveHypergraphComputation(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Every pixel of `(b, c, h, w)` is a vertex."""
-        vertices = x.flatten(2).transpose(1, 2)
+        batch, channels, h, w = x.shape
+        # channels-last, the `(b, h·w, c)` vertex matrix is a view
+        vertices = channels_last(x).permute(0, 2, 3, 1).reshape(batch, h * w, channels)
         out: Tensor = self.hypergraph_conv(vertices, self.adaptive_hyperedge_gen(vertices))
-        return out.transpose(1, 2).reshape(x.shape)
+        return out.view(batch, h, w, channels).permute(0, 3, 1, 2)
 
 
 class C3AH(nn.Module):
@@ -301,10 +323,16 @@ class TfcTdfBlock(nn.Module):
         self.shortcut = nn.Conv2d(c_in, c_out, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.tfc1(x)
-        h = h + self.tdf(h)
-        out: Tensor = self.tfc2(h) + self.shortcut(x)
-        return out
+        # the Sequentials hold the checkpoint's parameters; the steps run here, channels-last
+        norm1, conv1 = cast(nn.InstanceNorm2d, self.tfc1[0]), cast(nn.Conv2d, self.tfc1[2])
+        norm_in, down = cast(nn.InstanceNorm2d, self.tdf[0]), cast(nn.Linear, self.tdf[2])
+        norm_mid, up = cast(nn.InstanceNorm2d, self.tdf[3]), cast(nn.Linear, self.tdf[5])
+        norm2, conv2 = cast(nn.InstanceNorm2d, self.tfc2[0]), cast(nn.Conv2d, self.tfc2[2])
+        h = conv2d(_norm_silu(x, norm1), conv1)
+        t = linear_last_axis(_norm_silu(h, norm_in), down.weight)
+        t = linear_last_axis(_norm_silu(t, norm_mid), up.weight, residual=h)
+        out = conv2d(_norm_silu(t, norm2), conv2)
+        return conv2d(x, self.shortcut, residual=out)
 
 
 class TfcTdf(nn.Module):
@@ -330,14 +358,14 @@ class FreqPixelShuffle(nn.Module):
         self.out_conv: nn.Module = nn.Identity() if bins is None else TfcTdf(c_out, c_out, 2, bins)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.conv(x)
-        batch, channels, h, w = x.shape
-        x = (
-            x.view(batch, channels // 2, 2, h, w)
-            .permute(0, 1, 3, 4, 2)
-            .reshape(batch, -1, h, 2 * w)
-        )
-        out: Tensor = self.out_conv(x)
+        channels = self.conv.pwconv.out_channels
+        # Output channel 2k + s goes to channel k, bin 2w + s. Computed in the order (s, k),
+        # channels-last, the `(b, h, w, 2, c/2)` result already is the `(b, h, 2w, c/2)` one.
+        order = torch.arange(channels, device=x.device).view(-1, 2).t().flatten()
+        pixels = self.conv(x, channel_order=order).permute(0, 2, 3, 1)
+        batch, h, w, _ = pixels.shape
+        shuffled = pixels.reshape(batch, h, 2 * w, channels // 2).permute(0, 3, 1, 2)
+        out: Tensor = self.out_conv(shuffled)
         return out
 
 
@@ -362,8 +390,7 @@ class ProgressiveUpsampleHead(nn.Module):
             x = getattr(self, f"block{i + 1}")(x)
         if x.shape[-1] != self.target_bins:
             x = _resize(x, (x.shape[2], self.target_bins))
-        out: Tensor = self.final_conv(x)
-        return out
+        return conv2d(x, self.final_conv)
 
 
 class SegmModelHyperAce(nn.Module):
@@ -394,7 +421,7 @@ class SegmModelHyperAce(nn.Module):
         self.upsample_head = ProgressiveUpsampleHead(enc[0], 4, target_bins, bands, version)
 
     def forward(self, x: Tensor) -> Tensor:
-        feats = self.backbone(x)
+        feats = self.backbone(channels_last(x))
         decoded = self.decoder(feats, self.hyperace(feats))
         decoded = _resize(decoded, (x.shape[2], decoded.shape[-1]))
         out: Tensor = self.upsample_head(decoded)
