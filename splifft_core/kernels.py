@@ -159,8 +159,8 @@ def use_plain_linear(module: nn.Module) -> None:
 # Channels-last convolution helpers. A `(b, c, h, w)` tensor stored channels-last is a
 # `(b, h, w, c)` matrix of pixels: a 1×1 convolution is then one matmul over the channels, and
 # oneDNN's channels-last convolution, batch-norm and resize kernels need no layout reorders. On
-# the HyperACE heads' grids this ran the 1×1 convolutions 1.2–6× and the instance norms with
-# their SiLU 2–7× faster than the same ops on NCHW tensors, with the same parameters.
+# the convolutional heads measured in `benchmarks/notes.md` this ran the 1×1 convolutions
+# 1.2–6× and the instance norms with their SiLU 2–7× faster than the same ops on NCHW tensors.
 
 
 def channels_last(x: Tensor) -> Tensor:

@@ -421,7 +421,7 @@ class SegmModelHyperAce(nn.Module):
         self.upsample_head = ProgressiveUpsampleHead(enc[0], 4, target_bins, bands, version)
 
     def forward(self, x: Tensor) -> Tensor:
-        feats = self.backbone(channels_last(x))
+        feats = self.backbone(x)  # its first convolution makes `x` channels-last
         decoded = self.decoder(feats, self.hyperace(feats))
         decoded = _resize(decoded, (x.shape[2], decoded.shape[-1]))
         out: Tensor = self.upsample_head(decoded)
